@@ -1,0 +1,129 @@
+"""The feature record wire model and the decoder that sorts bad input into reason codes.
+
+A record that cannot be decoded never stops the loop and never disappears: :func:`decode_record`
+returns a :class:`DecodeFailure` with a stable reason code, and the caller sends the original
+bytes to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Final, Literal
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+__all__ = [
+    "DEFAULT_MAX_RECORD_BYTES",
+    "DecodeFailure",
+    "FeatureRecord",
+    "ReasonCode",
+    "decode_record",
+]
+
+DEFAULT_MAX_RECORD_BYTES: Final = 1_048_576
+
+ReasonCode = Literal[
+    "empty_value",
+    "oversize",
+    "not_utf8",
+    "not_json",
+    "not_object",
+    "missing_field",
+    "unknown_field",
+    "bad_field_type",
+    "bad_event_time",
+    "non_scalar_feature",
+    "missing_transformation",
+    "unregistered_transformation",
+    "evaluation_error",
+]
+
+
+def _rfc3339(value: str) -> str:
+    """Accept only timestamps with an explicit offset: a naive time cannot be aged reliably."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"event_time {value!r} is not an RFC 3339 timestamp") from exc
+    if parsed.tzinfo is None:
+        raise ValueError(f"event_time {value!r} has no UTC offset")
+    return value
+
+
+StrictInt = Annotated[int, Field(strict=True)]
+StrictFloat = Annotated[float, Field(strict=True)]
+StrictScalar = Annotated[
+    StrictStr | StrictInt | StrictFloat | bool | None, Field(union_mode="left_to_right")
+]
+
+
+class FeatureRecord(BaseModel):
+    """One feature record: the value of a message on an input topic (key = entity id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    entity_id: Annotated[str, Field(min_length=1)]
+    event_time: Annotated[str, AfterValidator(_rfc3339)]
+    transformation: Annotated[str, Field(min_length=1)] | None = None
+    version: str | None = None
+    features: dict[str, StrictScalar]
+    context: dict[str, StrictScalar] = Field(default_factory=dict)
+
+    def event_epoch(self) -> float:
+        """Event time in seconds since the epoch."""
+        return datetime.fromisoformat(self.event_time).timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeFailure:
+    """Why a record could not be used; ``detail`` is for humans, ``reason`` for machines."""
+
+    reason: ReasonCode
+    detail: str
+
+
+_FIELD_REASONS: Final[dict[str, ReasonCode]] = {
+    "missing": "missing_field",
+    "extra_forbidden": "unknown_field",
+}
+
+
+def _classify(exc: ValidationError) -> DecodeFailure:
+    err = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in err["loc"]]
+    where = ".".join(loc) or "record"
+    reason: ReasonCode = _FIELD_REASONS.get(err["type"], "bad_field_type")
+    if loc and loc[0] in ("features", "context") and len(loc) >= 3:
+        return DecodeFailure(
+            "non_scalar_feature",
+            f"{loc[0]}.{loc[1]}: values must be strings, numbers, booleans or null",
+        )
+    elif loc and loc[0] == "event_time" and err["type"] == "value_error":
+        reason = "bad_event_time"
+    return DecodeFailure(reason, f"{where}: {err['msg']}")
+
+
+def decode_record(
+    value: bytes | None, *, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> FeatureRecord | DecodeFailure:
+    """Decode and validate one message value."""
+    if not value:
+        return DecodeFailure("empty_value", "message value is empty or null")
+    if len(value) > max_bytes:
+        return DecodeFailure("oversize", f"{len(value)} bytes exceeds the {max_bytes}-byte limit")
+    try:
+        document = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as utf_exc:
+            return DecodeFailure("not_utf8", f"not UTF-8 at byte {utf_exc.start}")
+        return DecodeFailure("not_json", f"not JSON: {exc}")
+    if not isinstance(document, dict):
+        return DecodeFailure("not_object", f"JSON {type(document).__name__}, expected an object")
+    try:
+        return FeatureRecord.model_validate(document)
+    except ValidationError as exc:
+        return _classify(exc)
