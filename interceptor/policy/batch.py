@@ -55,8 +55,8 @@ class ProxyReading:
 class BatchInput:
     """One batch, as columns. Every per-record sequence has length ``n``.
 
-    ``manifests`` holds the distinct manifests of the batch and ``manifest_index`` points each record
-    at one of them, so transformation-level checks run once per manifest, not once per record.
+    ``manifests`` holds the distinct manifests of the batch and ``manifest_index`` points each
+    record at one of them, so transformation-level checks run once per manifest, not per record.
     """
 
     manifests: Sequence[Manifest]

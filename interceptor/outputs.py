@@ -1,0 +1,227 @@
+"""Builds the output messages: routed records with their headers, and audit events.
+
+Kept apart from the routing logic so the wire shape (DESIGN section 3) lives in one place. Audit
+events are built as plain dicts that match :class:`interceptor.audit.AuditEvent` field for field
+(the tests check that), because constructing a pydantic model per event costs more than the rest of
+the record's path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from interceptor.audit import EntityHasher
+from interceptor.envelope import (
+    HEADER_DECISION,
+    HEADER_ERROR,
+    HEADER_POLICY,
+    HEADER_RULES,
+    HEADER_SRC_OFFSET,
+    HEADER_SRC_PARTITION,
+    HEADER_SRC_TOPIC,
+    Header,
+    OutputRecord,
+    SourceRecord,
+)
+from interceptor.manifests import Manifest
+from interceptor.policy.batch import ActionCode, FeatureEdit, RuleHit
+from interceptor.records import DecodeFailure, FeatureRecord
+
+__all__ = ["OutputBuilder"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _rule_refs(hits: Sequence[RuleHit]) -> list[dict[str, str]]:
+    return [
+        {"id": h.rule_id, "action": h.action, "severity": h.severity, "cite": h.cite} for h in hits
+    ]
+
+
+def _rule_ids(hits: Sequence[RuleHit]) -> str:
+    return ",".join(sorted({h.rule_id for h in hits}))
+
+
+def apply_edits(features: dict[str, Any], edits: Sequence[FeatureEdit]) -> dict[str, Any]:
+    """A copy of ``features`` with redactions removed and replacements applied."""
+    out = dict(features)
+    for edit in edits:
+        if edit.op == "redact":
+            out.pop(edit.feature, None)
+        elif edit.feature in out:
+            out[edit.feature] = edit.value
+    return out
+
+
+class OutputBuilder:
+    """Turns decisions into output messages with the DESIGN section 3 headers."""
+
+    def __init__(self, hasher: EntityHasher) -> None:
+        self._hash = hasher
+
+    @staticmethod
+    def _headers(
+        source: SourceRecord, decision: str, rules: str, policy: str
+    ) -> tuple[Header, ...]:
+        return (
+            *source.headers,
+            (HEADER_SRC_TOPIC, source.topic.encode()),
+            (HEADER_SRC_PARTITION, str(source.partition).encode()),
+            (HEADER_SRC_OFFSET, str(source.offset).encode()),
+            (HEADER_DECISION, decision.encode()),
+            (HEADER_RULES, rules.encode()),
+            (HEADER_POLICY, policy.encode()),
+        )
+
+    def deadletter(self, source: SourceRecord, failure: DecodeFailure, policy: str) -> OutputRecord:
+        """The original key, value and headers byte for byte, plus ours and the reason."""
+        headers = (
+            *self._headers(source, "deadletter", "", policy),
+            (HEADER_ERROR, failure.reason.encode()),
+        )
+        return OutputRecord("deadletter", source.key, source.value, headers)
+
+    def decided(
+        self,
+        source: SourceRecord,
+        record: FeatureRecord,
+        manifest: Manifest | None,
+        action: ActionCode,
+        hits: Sequence[RuleHit],
+        edits: Sequence[FeatureEdit],
+        policy: str,
+    ) -> tuple[str, list[OutputRecord]]:
+        """Route a decided record: quarantine when blocked, clean otherwise, audit unless allow."""
+        label = action.label
+        rules = _rule_ids(hits)
+        headers = self._headers(source, label, rules, policy)
+        if action is ActionCode.BLOCK:
+            routed = OutputRecord("quarantine", source.key, source.value, headers)
+        elif edits:
+            document = record.model_dump()
+            document["features"] = apply_edits(record.features, edits)
+            routed = OutputRecord("clean", source.key, orjson.dumps(document), headers)
+        else:
+            routed = OutputRecord("clean", source.key, source.value, headers)
+        if action is ActionCode.ALLOW and not hits:
+            return label, [routed]
+        evidence: dict[str, Any] = {}
+        if edits:
+            evidence["edits"] = [{"feature": e.feature, "op": e.op} for e in edits]
+        event = self._event(
+            "decision",
+            source=source,
+            entity=self._hash(record.entity_id),
+            transformation=manifest.id if manifest else record.transformation,
+            version=manifest.version if manifest else record.version,
+            decision=label,
+            rules=_rule_refs(hits),
+            evidence=evidence,
+            policy_hash=policy,
+        )
+        audit_key = event["entity"].encode("ascii")
+        return label, [routed, OutputRecord("audit", audit_key, orjson.dumps(event), headers)]
+
+    def deletion(self, source: SourceRecord, entity_id: str, policy: str) -> list[OutputRecord]:
+        """A tombstone for the feature store and the audit event that records it."""
+        headers = self._headers(source, "block", "entity-deleted", policy)
+        tombstone = OutputRecord("clean", entity_id.encode("utf-8"), None, headers)
+        event = self._event(
+            "deletion",
+            source=source,
+            entity=self._hash(entity_id),
+            decision="block",
+            evidence={"tombstone": True},
+            policy_hash=policy,
+        )
+        return [tombstone, self._audit(event, source)]
+
+    def registration(
+        self,
+        manifest: Manifest,
+        verdict: Any,
+        policy: str,
+        source: SourceRecord | None = None,
+    ) -> OutputRecord:
+        """The static verdict of one manifest version under the bundle in force."""
+        event = self._event(
+            "registration",
+            source=source,
+            transformation=manifest.id,
+            version=manifest.version,
+            decision=verdict.decision,
+            rules=_rule_refs(verdict.hits),
+            evidence={"purpose": manifest.purpose, "owner": manifest.owner},
+            policy_hash=policy,
+        )
+        return self._audit(event, source)
+
+    def registration_rejected(
+        self, source: SourceRecord, key: str, problem: str, policy: str
+    ) -> OutputRecord:
+        event = self._event(
+            "registration",
+            source=source,
+            transformation=key.partition(":")[0] or None,
+            version=key.partition(":")[2] or None,
+            decision="rejected",
+            evidence={"problems": problem.splitlines()},
+            policy_hash=policy,
+        )
+        return self._audit(event, source)
+
+    def policy_reload(
+        self, accepted: bool, policy: str, diagnostics: Sequence[str]
+    ) -> OutputRecord:
+        event = self._event(
+            "policy_reload",
+            decision="accepted" if accepted else "rejected",
+            evidence={"diagnostics": list(diagnostics)},
+            policy_hash=policy,
+        )
+        return self._audit(event, None)
+
+    @staticmethod
+    def _event(kind: str, *, source: SourceRecord | None = None, **fields: Any) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "event_id": uuid.uuid4().hex,
+            "time": _now(),
+            "kind": kind,
+            "source": (
+                {"topic": source.topic, "partition": source.partition, "offset": source.offset}
+                if source is not None
+                else None
+            ),
+            "entity": None,
+            "transformation": None,
+            "version": None,
+            "decision": None,
+            "rules": [],
+            "evidence": {},
+            "policy_hash": None,
+        }
+        event.update(fields)
+        return event
+
+    @staticmethod
+    def _audit(event: dict[str, Any], source: SourceRecord | None) -> OutputRecord:
+        key = (event["entity"] or event["transformation"] or event["kind"]).encode("utf-8")
+        headers: tuple[Header, ...] = ()
+        if source is not None:
+            headers = (
+                (HEADER_SRC_TOPIC, source.topic.encode()),
+                (HEADER_SRC_PARTITION, str(source.partition).encode()),
+                (HEADER_SRC_OFFSET, str(source.offset).encode()),
+            )
+        if event["decision"] is not None:
+            headers = (*headers, (HEADER_DECISION, str(event["decision"]).encode()))
+        if event["policy_hash"] is not None:
+            headers = (*headers, (HEADER_POLICY, str(event["policy_hash"]).encode()))
+        return OutputRecord("audit", key, orjson.dumps(event), headers)

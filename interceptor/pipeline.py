@@ -1,0 +1,333 @@
+"""The pure core: a batch of consumed messages in, output messages and counts out.
+
+No Kafka import: the stream runner, the tests and any batch job call the same :class:`Pipeline`.
+Every input record leaves as exactly one of clean, quarantine or dead-letter, plus an audit event
+for every decision other than ``allow``. A fault while deciding quarantines the batch instead of
+forwarding it: the interceptor fails closed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from interceptor.audit import EntityHasher
+from interceptor.consent import ConsentStore
+from interceptor.envelope import OutputRecord, SourceRecord
+from interceptor.errors import ManifestError
+from interceptor.manifests import Manifest, ManifestRegistry, parse_manifest
+from interceptor.outputs import OutputBuilder
+from interceptor.policy import PolicyBundle, PolicyWatcher
+from interceptor.policy.batch import ActionCode, BatchInput, RuleHit
+from interceptor.records import (
+    DEFAULT_MAX_RECORD_BYTES,
+    DecodeFailure,
+    FeatureRecord,
+    decode_record,
+)
+
+__all__ = ["BatchResult", "Pipeline", "PolicyReload", "UnregisteredPolicy"]
+
+log = logging.getLogger(__name__)
+
+UnregisteredPolicy = Literal["block", "deadletter"]
+
+#: Hits the pipeline adds itself, outside any policy file, because they must hold whatever the pack.
+UNREGISTERED_HIT = RuleHit(
+    "unregistered-transformation", "block", "critical", "DESIGN: on_unregistered=block"
+)
+DELETED_HIT = RuleHit("entity-deleted", "block", "critical", "Cal. Civ. Code 1798.105(a),(c)")
+FAULT_HIT = RuleHit("evaluation-fault", "block", "critical", "fail closed on evaluation error")
+
+
+@dataclass
+class BatchResult:
+    """Everything the runner needs from one batch."""
+
+    outputs: list[OutputRecord]
+    decisions: Counter[str] = field(default_factory=Counter)
+    rule_matches: Counter[tuple[str, str]] = field(default_factory=Counter)
+    deadletter_reasons: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class PolicyReload:
+    """The result of a hot-reload attempt."""
+
+    accepted: bool
+    policy_hash: str
+    diagnostics: list[str]
+    outputs: list[OutputRecord]
+
+
+@dataclass
+class _Pending:
+    """A record that decoded and resolved to a manifest, waiting for the policy decision."""
+
+    index: int
+    source: SourceRecord
+    record: FeatureRecord
+    manifest: Manifest
+
+
+class Pipeline:
+    """Decode, resolve, decide and route one batch at a time."""
+
+    def __init__(
+        self,
+        *,
+        bundle: PolicyBundle,
+        manifests: ManifestRegistry,
+        consent: ConsentStore | None = None,
+        entity_salt: bytes,
+        on_unregistered: UnregisteredPolicy = "block",
+        transformation_by_topic: Mapping[str, str] | None = None,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        watcher: PolicyWatcher | None = None,
+    ) -> None:
+        self._bundle = bundle
+        self.manifests = manifests
+        self.consent = consent if consent is not None else ConsentStore()
+        self._hasher = EntityHasher(entity_salt)
+        self._hash_key = hashlib.blake2b(entity_salt, person=b"feature-hash").digest()
+        self._on_unregistered = on_unregistered
+        self._by_topic = dict(transformation_by_topic or {})
+        self._max_bytes = max_record_bytes
+        self._watcher = watcher
+        self._verdicts: dict[tuple[str, str], str] = {}
+        self._out = OutputBuilder(self._hasher)
+
+    @classmethod
+    def from_directories(
+        cls,
+        *,
+        policies: Path,
+        manifests: Path | None,
+        entity_salt: bytes,
+        reload: bool = True,
+        **options: object,
+    ) -> Pipeline:
+        """Load the policy bundle and the manifest directory; raise on the first broken one."""
+        from interceptor.manifests import load_manifest_dir
+        from interceptor.policy import load_bundle
+
+        bundle = load_bundle(policies)
+        registry = ManifestRegistry(load_manifest_dir(manifests) if manifests else ())
+        watcher = PolicyWatcher(policies) if reload else None
+        return cls(
+            bundle=bundle,
+            manifests=registry,
+            entity_salt=entity_salt,
+            watcher=watcher,
+            **options,  # type: ignore[arg-type]
+        )
+
+    # ---- state the runner reports -------------------------------------------------------------
+
+    @property
+    def policy_hash(self) -> str:
+        return self._bundle.hash
+
+    @property
+    def bundle(self) -> PolicyBundle:
+        return self._bundle
+
+    @property
+    def consent_entities(self) -> int:
+        return len(self.consent)
+
+    def verdict_of(self, manifest: Manifest) -> str:
+        """The static verdict of a manifest under the bundle in force, cached per version."""
+        cached = self._verdicts.get(manifest.key)
+        if cached is None:
+            cached = self._bundle.compiled.judge_transformation(manifest).decision
+            self._verdicts[manifest.key] = cached
+        return cached
+
+    def verdict_counts(self) -> Counter[str]:
+        return Counter(self.verdict_of(m) for m in self.manifests)
+
+    # ---- the batch path -------------------------------------------------------------------------
+
+    def process(self, batch: Sequence[SourceRecord], *, now: float) -> BatchResult:
+        """Route every record of ``batch`` to exactly one of clean, quarantine or dead-letter."""
+        policy = self.policy_hash
+        result = BatchResult(outputs=[])
+        routed: list[tuple[str, list[OutputRecord]] | None] = [None] * len(batch)
+        pending: list[_Pending] = []
+        for index, source in enumerate(batch):
+            decoded = decode_record(source.value, max_bytes=self._max_bytes)
+            if isinstance(decoded, DecodeFailure):
+                routed[index] = ("deadletter", [self._out.deadletter(source, decoded, policy)])
+                result.deadletter_reasons[decoded.reason] += 1
+                continue
+            manifest_or_failure = self._resolve(source, decoded)
+            if isinstance(manifest_or_failure, DecodeFailure):
+                failure = manifest_or_failure
+                routed[index] = ("deadletter", [self._out.deadletter(source, failure, policy)])
+                result.deadletter_reasons[manifest_or_failure.reason] += 1
+            elif manifest_or_failure is None:
+                routed[index] = self._out.decided(
+                    source, decoded, None, ActionCode.BLOCK, (UNREGISTERED_HIT,), (), policy
+                )
+                result.rule_matches[(UNREGISTERED_HIT.rule_id, "block")] += 1
+            else:
+                pending.append(_Pending(index, source, decoded, manifest_or_failure))
+        if pending:
+            self._decide(pending, now, routed, result, policy)
+        for index, entry in enumerate(routed):
+            assert entry is not None, f"record {index} of the batch was not routed"
+            label, outputs = entry
+            result.outputs.extend(outputs)
+            result.decisions[label] += 1
+        return result
+
+    def _resolve(
+        self, source: SourceRecord, record: FeatureRecord
+    ) -> Manifest | DecodeFailure | None:
+        name = record.transformation or self._by_topic.get(source.topic)
+        if name is None:
+            return DecodeFailure(
+                "missing_transformation",
+                f"no transformation field and no mapping for topic {source.topic!r}",
+            )
+        manifest = self.manifests.resolve(name, record.version)
+        if manifest is None and self._on_unregistered == "deadletter":
+            version = record.version or "latest"
+            return DecodeFailure(
+                "unregistered_transformation", f"transformation {name}:{version} is not registered"
+            )
+        return manifest
+
+    def _decide(
+        self,
+        pending: list[_Pending],
+        now: float,
+        routed: list[tuple[str, list[OutputRecord]] | None],
+        result: BatchResult,
+        policy: str,
+    ) -> None:
+        positions: dict[tuple[str, str], int] = {}
+        manifests: list[Manifest] = []
+        index = np.empty(len(pending), dtype=np.int32)
+        for i, item in enumerate(pending):
+            slot = positions.get(item.manifest.key)
+            if slot is None:
+                slot = positions[item.manifest.key] = len(manifests)
+                manifests.append(item.manifest)
+            index[i] = slot
+        entity_ids = [item.record.entity_id for item in pending]
+        try:
+            consent = self.consent.columns(entity_ids)
+            batch = BatchInput(
+                manifests=manifests,
+                manifest_index=index,
+                entity_id=entity_ids,
+                event_time=np.fromiter(
+                    (item.record.event_epoch() for item in pending), np.float64, len(pending)
+                ),
+                now=now,
+                features=[item.record.features for item in pending],
+                context=[item.record.context for item in pending],
+                consent=consent,
+            )
+            decision = self._bundle.compiled.decide(batch, hash_key=self._hash_key)
+        except Exception:  # fail closed: a fault must never forward an undecided record
+            log.exception("policy evaluation failed; quarantining %d records", len(pending))
+            for item in pending:
+                routed[item.index] = self._out.decided(
+                    item.source,
+                    item.record,
+                    item.manifest,
+                    ActionCode.BLOCK,
+                    (FAULT_HIT,),
+                    (),
+                    policy,
+                )
+                result.rule_matches[(FAULT_HIT.rule_id, "block")] += 1
+            return
+        for i, item in enumerate(pending):
+            action = ActionCode(int(decision.action[i]))
+            hits = tuple(decision.hits[i])
+            if consent.deleted[i] and action is not ActionCode.BLOCK:
+                action, hits = ActionCode.BLOCK, (*hits, DELETED_HIT)
+            for hit in hits:
+                result.rule_matches[(hit.rule_id, hit.action)] += 1
+            edits = decision.edits[i] if action is not ActionCode.BLOCK else ()
+            routed[item.index] = self._out.decided(
+                item.source, item.record, item.manifest, action, hits, edits, policy
+            )
+
+    # ---- state topics and reloads ---------------------------------------------------------------
+
+    def startup(self) -> list[OutputRecord]:
+        """Registration audit events for the manifests loaded from the directory."""
+        return [
+            self._out.registration(
+                m, self._bundle.compiled.judge_transformation(m), self.policy_hash
+            )
+            for m in self.manifests
+        ]
+
+    def on_consent(self, message: SourceRecord) -> list[OutputRecord]:
+        """Apply a consent-topic message; a new deletion yields a tombstone and an audit event."""
+        update = self.consent.apply(message.key, message.value)
+        if update.error:
+            log.warning(
+                "ignored consent message %s[%d]@%d: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                update.error,
+            )
+            return []
+        if not update.newly_deleted:
+            return []
+        return self._out.deletion(message, update.entity_id, self.policy_hash)
+
+    def on_manifest(self, message: SourceRecord) -> list[OutputRecord]:
+        """Apply a registry-topic message (key ``id:version``; null value unregisters)."""
+        key = (message.key or b"").decode("utf-8", errors="replace")
+        if message.value is None:
+            transformation, _, version = key.partition(":")
+            self.manifests.unregister(transformation, version)
+            self._verdicts.pop((transformation, version), None)
+            return []
+        try:
+            manifest = parse_manifest(message.value.decode("utf-8"), f"{message.topic}/{key}")
+        except (ManifestError, UnicodeDecodeError) as exc:
+            log.warning("rejected manifest %s from %s: %s", key, message.topic, exc)
+            return [self._out.registration_rejected(message, key, str(exc), self.policy_hash)]
+        self.manifests.register(manifest)
+        self._verdicts.pop(manifest.key, None)
+        verdict = self._bundle.compiled.judge_transformation(manifest)
+        self._verdicts[manifest.key] = verdict.decision
+        return [self._out.registration(manifest, verdict, self.policy_hash, source=message)]
+
+    def poll_policy(self) -> PolicyReload | None:
+        """Swap in a changed bundle if it is fully valid; keep the last good one otherwise."""
+        if self._watcher is None:
+            return None
+        outcome = self._watcher.poll()
+        if outcome is None:
+            return None
+        if outcome.accepted and outcome.bundle is not None:
+            previous = self.policy_hash
+            self._bundle = outcome.bundle
+            self._verdicts.clear()
+            log.info("policy bundle %s replaced %s", self.policy_hash, previous)
+        else:
+            log.error(
+                "policy change rejected; bundle %s stays in force:\n%s",
+                self.policy_hash,
+                "\n".join(outcome.diagnostics),
+            )
+        event = self._out.policy_reload(outcome.accepted, self.policy_hash, outcome.diagnostics)
+        return PolicyReload(outcome.accepted, self.policy_hash, list(outcome.diagnostics), [event])
