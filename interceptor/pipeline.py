@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -22,9 +22,9 @@ from interceptor.audit import EntityHasher
 from interceptor.consent import ConsentStore
 from interceptor.envelope import OutputRecord, SourceRecord
 from interceptor.errors import ManifestError
-from interceptor.manifests import Manifest, ManifestRegistry, parse_manifest
+from interceptor.manifests import Manifest, ManifestRegistry, load_manifest_dir, parse_manifest
 from interceptor.outputs import OutputBuilder
-from interceptor.policy import PolicyBundle, PolicyWatcher
+from interceptor.policy import PolicyBundle, PolicyWatcher, load_bundle
 from interceptor.policy.batch import ActionCode, BatchInput, RuleHit
 from interceptor.records import (
     DEFAULT_MAX_RECORD_BYTES,
@@ -32,6 +32,9 @@ from interceptor.records import (
     FeatureRecord,
     decode_record,
 )
+
+if TYPE_CHECKING:
+    from interceptor.config import Settings
 
 __all__ = ["BatchResult", "Pipeline", "PolicyReload", "UnregisteredPolicy"]
 
@@ -105,6 +108,19 @@ class Pipeline:
         self._out = OutputBuilder(self._hasher)
 
     @classmethod
+    def from_settings(cls, settings: Settings) -> Pipeline:
+        """The pipeline a ``run --config`` deployment describes."""
+        return cls.from_directories(
+            policies=Path(settings.policies.path),
+            manifests=Path(settings.manifests.path) if settings.manifests.path else None,
+            entity_salt=settings.audit.entity_salt.get_secret_value().encode("utf-8"),
+            reload=settings.policies.reload,
+            on_unregistered=settings.processing.on_unregistered,
+            transformation_by_topic=settings.topics.transformation_by_topic,
+            max_record_bytes=settings.processing.max_record_bytes,
+        )
+
+    @classmethod
     def from_directories(
         cls,
         *,
@@ -112,21 +128,19 @@ class Pipeline:
         manifests: Path | None,
         entity_salt: bytes,
         reload: bool = True,
-        **options: object,
+        on_unregistered: UnregisteredPolicy = "block",
+        transformation_by_topic: Mapping[str, str] | None = None,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ) -> Pipeline:
-        """Load the policy bundle and the manifest directory; raise on the first broken one."""
-        from interceptor.manifests import load_manifest_dir
-        from interceptor.policy import load_bundle
-
-        bundle = load_bundle(policies)
-        registry = ManifestRegistry(load_manifest_dir(manifests) if manifests else ())
-        watcher = PolicyWatcher(policies) if reload else None
+        """Load the policy bundle and the manifest directory; raise if either is broken."""
         return cls(
-            bundle=bundle,
-            manifests=registry,
+            bundle=load_bundle(policies),
+            manifests=ManifestRegistry(load_manifest_dir(manifests) if manifests else ()),
             entity_salt=entity_salt,
-            watcher=watcher,
-            **options,  # type: ignore[arg-type]
+            watcher=PolicyWatcher(policies) if reload else None,
+            on_unregistered=on_unregistered,
+            transformation_by_topic=transformation_by_topic,
+            max_record_bytes=max_record_bytes,
         )
 
     # ---- state the runner reports -------------------------------------------------------------
