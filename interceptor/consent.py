@@ -31,7 +31,7 @@ def _aware(value: str) -> str:
 class ConsentState(BaseModel):
     """What the consumer told us (or what the law presumes): the value on ``privacy.consent``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     opt_out_sale_share: bool = False
     gpc: bool = False

@@ -69,7 +69,7 @@ def _walk(
     marks: dict[PathKey, Mark],
     problems: list[str],
 ) -> Any:
-    marks[path] = _mark(file, node)
+    marks.setdefault(path, _mark(file, node))  # mapping values keep their key's mark
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -83,7 +83,6 @@ def _walk(
             child = (*path, key if isinstance(key, str | int) else str(key))
             marks[child] = _mark(file, key_node)
             out[key] = _walk(loader, value_node, child, file, marks, problems)
-            marks[child] = _mark(file, value_node) if _is_container(value_node) else marks[child]
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
@@ -91,10 +90,6 @@ def _walk(
             for index, item in enumerate(node.value)
         ]
     return loader.construct_object(node, deep=True)
-
-
-def _is_container(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.MappingNode | yaml.SequenceNode)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Located | None, list[str]]:

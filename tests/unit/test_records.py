@@ -1,0 +1,92 @@
+"""Every way a record can be bad has its own reason code, and decoding never raises."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from interceptor.records import DecodeFailure, FeatureRecord, decode_record
+
+GOOD = {
+    "entity_id": "u-123",
+    "event_time": "2026-12-01T10:00:00Z",
+    "transformation": "geo_features",
+    "version": "3",
+    "features": {"zip3": "941", "lat": 37.77493, "ok": True, "n": 3, "none": None},
+    "context": {"session_only": False, "campaign_category": "none"},
+}
+
+
+def test_a_good_record_decodes_with_every_field() -> None:
+    record = decode_record(orjson.dumps(GOOD))
+    assert isinstance(record, FeatureRecord)
+    assert record.features == GOOD["features"]
+    assert record.context["campaign_category"] == "none"
+    assert record.event_epoch() == pytest.approx(1796119200.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "empty_value"),
+        (b"", "empty_value"),
+        (b"\xff\xfe{}", "not_utf8"),
+        (b'{"entity_id": ', "not_json"),
+        (b'{"a": NaN}', "not_json"),
+        (b"[1, 2]", "not_object"),
+        (b'"text"', "not_object"),
+        (orjson.dumps({k: v for k, v in GOOD.items() if k != "entity_id"}), "missing_field"),
+        (orjson.dumps({k: v for k, v in GOOD.items() if k != "features"}), "missing_field"),
+        (orjson.dumps({**GOOD, "surprise": 1}), "unknown_field"),
+        (orjson.dumps({**GOOD, "entity_id": 42}), "bad_field_type"),
+        (orjson.dumps({**GOOD, "version": 3}), "bad_field_type"),
+        (orjson.dumps({**GOOD, "features": [1]}), "bad_field_type"),
+        (orjson.dumps({**GOOD, "event_time": "2026-12-01T10:00:00"}), "bad_event_time"),
+        (orjson.dumps({**GOOD, "event_time": "last tuesday"}), "bad_event_time"),
+        (orjson.dumps({**GOOD, "event_time": 1796119200}), "bad_field_type"),
+        (orjson.dumps({**GOOD, "features": {"a": [1, 2]}}), "non_scalar_feature"),
+        (orjson.dumps({**GOOD, "features": {"a": {"b": 1}}}), "non_scalar_feature"),
+        (orjson.dumps({**GOOD, "context": {"a": {"b": 1}}}), "non_scalar_feature"),
+    ],
+)
+def test_bad_records_get_their_reason(value: bytes | None, reason: str) -> None:
+    failure = decode_record(value)
+    assert isinstance(failure, DecodeFailure)
+    assert failure.reason == reason
+    assert failure.detail
+
+
+def test_oversize_records_are_refused_before_parsing() -> None:
+    value = orjson.dumps({**GOOD, "features": {"blob": "x" * 2000}})
+    failure = decode_record(value, max_bytes=1000)
+    assert isinstance(failure, DecodeFailure)
+    assert failure.reason == "oversize"
+    assert isinstance(decode_record(value, max_bytes=len(value)), FeatureRecord)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_never_raise(value: bytes) -> None:
+    assert isinstance(decode_record(value), FeatureRecord | DecodeFailure)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.floats(allow_nan=False)
+        | st.text(),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(max_size=5), children, max_size=3)
+        ),
+        max_leaves=10,
+    )
+)
+def test_random_json_never_raises(document: object) -> None:
+    value = orjson.dumps(document)
+    assert isinstance(decode_record(value), FeatureRecord | DecodeFailure)
