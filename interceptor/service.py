@@ -36,8 +36,8 @@ def run_service(config: Path | None) -> int:
         return 2
     if settings.audit.uses_dev_salt:
         log.warning(
-            "audit.entity_salt is the built-in development salt: set INTERCEPTOR_AUDIT__ENTITY_SALT "
-            "to a secret before running on real data"
+            "audit.entity_salt is the built-in development salt: set "
+            "INTERCEPTOR_AUDIT__ENTITY_SALT to a secret before running on real data"
         )
     registry = CollectorRegistry()
     metrics = make_metrics(registry)
