@@ -1,0 +1,564 @@
+"""The consume → decide → produce → acknowledge → commit loop.
+
+Protocol (at-least-once, the default): each batch's outputs are produced, then the producer is
+flushed until every delivery is settled; only then are the batch's offsets committed, per partition
+up to the first input with an undelivered output. When an output fails, its partition is sought
+back to that input and consumed again, so a failure becomes a duplicate, never a loss. With
+``processing.guarantee: exactly-once`` the outputs and the offsets go into one Kafka transaction
+per batch instead, and a failed transaction is aborted and its inputs consumed again.
+
+State topics (consent, transformation registry) are read whole before the first batch and polled
+between batches, so a record is always decided with the consent state known when it was read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from interceptor.config import Settings
+from interceptor.envelope import OutputRecord, SourceRecord
+from interceptor.errors import InterceptorError
+from interceptor.health import HealthState
+from interceptor.metrics import Metrics, parse_consumer_lag
+from interceptor.stream.admin import BrokerUnavailableError, ensure_topics, wait_until_ready
+from interceptor.stream.clients import admin_config, consumer_config
+from interceptor.stream.commits import CommitTracker, TopicPartitionKey
+from interceptor.stream.convert import source_record
+from interceptor.stream.protocols import PipelineLike
+from interceptor.stream.sink import OutputSink
+from interceptor.stream.state import StateLoadTimeoutError, StateTopicReader
+
+__all__ = ["Runner", "RunnerError", "RunnerProgress"]
+
+log = logging.getLogger(__name__)
+
+#: librdkafka errors that mean "cannot reach the cluster" rather than "bad request".
+_UNREACHABLE: Final = frozenset(
+    {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
+)
+_SHUTDOWN_GRACE_S: Final = 10.0
+_RECHECK_BROKER_S: Final = 2.0
+
+
+class RunnerError(InterceptorError, RuntimeError):
+    """The loop cannot continue (a fatal client error); nothing uncommitted is lost."""
+
+
+@dataclass(frozen=True)
+class RunnerProgress:
+    """Counts for a live progress line; a snapshot, safe to read from another thread."""
+
+    records_in: int = 0
+    batches: int = 0
+    outputs: dict[str, int] = field(default_factory=dict)  # destination -> routed outputs
+    decisions: dict[str, int] = field(default_factory=dict)
+    commits: int = 0
+    rewinds: int = 0
+    state_messages: int = 0
+    policy_hash: str = ""
+    started_at: float = 0.0
+    last_batch_at: float = 0.0
+
+
+class Runner:
+    """Runs ``pipeline`` against the topics in ``settings`` until asked to stop.
+
+    ``run`` blocks; call ``request_stop`` (or set the ``stop_event`` passed to ``run``) from a
+    signal handler or another thread, and it returns after flushing and committing.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        pipeline: PipelineLike,
+        metrics: Metrics,
+        *,
+        health: HealthState | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.health = health if health is not None else HealthState()
+        self.health.on_ready_change(lambda ok: metrics.ready.set(1 if ok else 0))
+        self._stop = threading.Event()
+        self._external_stop: threading.Event | None = None
+        self._exactly_once = settings.processing.guarantee == "exactly-once"
+        self._inputs = frozenset(settings.topics.inputs)
+        self._tracker = CommitTracker()
+        self._consumer: Consumer | None = None
+        self._sink: OutputSink | None = None
+        self._readers: list[StateTopicReader] = []
+        self._side: list[OutputRecord] = []  # state/policy outputs sent but not yet settled
+        self._batch_first: dict[TopicPartitionKey, int] = {}
+        self._last_commit = 0.0
+        self._next_policy_poll = 0.0
+        self._broker_ok = True
+        self._next_broker_check = 0.0
+        self._fatal: KafkaError | None = None
+        self._stop_waiting_since: float | None = None
+        self._progress_lock = threading.Lock()
+        self._progress = RunnerProgress()
+        self._outputs: Counter[str] = Counter()
+        self._decisions: Counter[str] = Counter()
+
+    # ---- control -------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        ext = self._external_stop
+        return self._stop.is_set() or (ext is not None and ext.is_set())
+
+    def progress(self) -> RunnerProgress:
+        with self._progress_lock:
+            return replace(
+                self._progress, outputs=dict(self._outputs), decisions=dict(self._decisions)
+            )
+
+    def _bump(self, **changes: Any) -> None:
+        with self._progress_lock:
+            self._progress = replace(self._progress, **changes)
+
+    # ---- run -----------------------------------------------------------------------------------
+
+    def run(self, stop_event: threading.Event | None = None) -> None:
+        """Connect, load state, then process batches until stopped."""
+        self._external_stop = stop_event
+        self._bump(started_at=time.time(), policy_hash=self.pipeline.policy_hash)
+        self.metrics.set_policy(self.pipeline.policy_hash)
+        try:
+            if not self._connect():
+                return
+            self._sink = OutputSink(
+                self.settings, transactional=self._exactly_once, on_error=self._client_error
+            )
+            self._sink.init()
+            self._send_side(self.pipeline.startup())
+            if not self._load_state():
+                return
+            self._settle([])
+            self._subscribe()
+            self._loop()
+        finally:
+            self._shutdown()
+
+    def _connect(self) -> bool:
+        while not self.stopping:
+            try:
+                wait_until_ready(
+                    self.settings.kafka.bootstrap_servers,
+                    5.0,
+                    config=admin_config(self.settings),
+                )
+                break
+            except BrokerUnavailableError as exc:
+                self._set_broker(False, str(exc))
+                self.health.beat()
+        else:
+            return False
+        self._set_broker(True)
+        if self.settings.topics.create_missing:
+            ensure_topics(self.settings)
+        return True
+
+    def _load_state(self) -> bool:
+        timeout = self.settings.processing.state_load_timeout_ms / 1000
+        topics = self.settings.topics
+        self._readers = [
+            self._reader(topics.transformations, self.pipeline.on_manifest),
+            self._reader(topics.consent, self._on_consent),
+        ]
+        for reader in self._readers:
+            while not reader.caught_up and not self.stopping:
+                self.health.set("state_loaded", False, f"reading {reader.topic}")
+                self.health.beat()
+                try:
+                    self._send_side(reader.load(timeout, lambda: self.stopping))
+                except StateLoadTimeoutError as exc:
+                    log.error("%s; still trying", exc)
+        if self.stopping:
+            return False
+        self.health.set("state_loaded", True)
+        self._refresh_gauges()
+        return True
+
+    def _reader(
+        self, topic: str, handler: Callable[[SourceRecord], list[OutputRecord]]
+    ) -> StateTopicReader:
+        counter = self.metrics.state_records.labels(topic=topic)
+        return StateTopicReader(
+            self.settings,
+            topic,
+            handler,
+            on_applied=counter.inc,
+            on_error=lambda kind: self.metrics.broker_errors.labels(kind=kind).inc(),
+        )
+
+    def _on_consent(self, message: SourceRecord) -> list[OutputRecord]:
+        outputs = self.pipeline.on_consent(message)
+        deletions = sum(1 for o in outputs if o.destination == "clean" and o.value is None)
+        if deletions:
+            self.metrics.deletions.inc(deletions)
+        return outputs
+
+    def _subscribe(self) -> None:
+        self._consumer = Consumer(
+            consumer_config(
+                self.settings,
+                stats_cb=self._stats,
+                error_cb=self._client_error,
+            )
+            | {"on_commit": self._committed_cb}
+        )
+        self.health.set("group_joined", False, "joining the consumer group")
+        self._consumer.subscribe(
+            list(self.settings.topics.inputs),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+
+    def _loop(self) -> None:
+        assert self._consumer is not None
+        size = self.settings.processing.batch_size
+        wait_s = self.settings.processing.batch_timeout_ms / 1000
+        consume = self._consumer.consume
+        while not self.stopping:
+            self.health.beat()
+            self._between_batches()
+            messages = consume(size, wait_s)
+            consumed_at = time.monotonic()
+            records, by_partition = self._records(messages)
+            if self._fatal is not None:
+                raise RunnerError(f"fatal Kafka client error: {self._fatal}")
+            if records:
+                self._process(records, by_partition, consumed_at)
+            elif self._side:
+                self._settle([])
+            else:
+                self._maybe_commit()
+            if not self._broker_ok:
+                self._recheck_broker()
+
+    def _records(
+        self, messages: list[Message]
+    ) -> tuple[list[SourceRecord], dict[TopicPartitionKey, list[int]]]:
+        records: list[SourceRecord] = []
+        by_partition: dict[TopicPartitionKey, list[int]] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._consumer_error(error, message)
+                continue
+            record = source_record(message)
+            records.append(record)
+            tp = (record.topic, record.partition)
+            offsets = by_partition.get(tp)
+            if offsets is None:
+                offsets = by_partition[tp] = []
+            offsets.append(record.offset)
+        return records, by_partition
+
+    def _process(
+        self,
+        records: Sequence[SourceRecord],
+        by_partition: dict[TopicPartitionKey, list[int]],
+        consumed_at: float,
+    ) -> None:
+        assert self._sink is not None
+        started = time.perf_counter()
+        if not self._broker_ok:
+            self._set_broker(True)
+        self._batch_first = {tp: offsets[0] for tp, offsets in by_partition.items()}
+        for tp, offsets in by_partition.items():
+            self._tracker.add_many(tp, offsets)
+            self.metrics.records_consumed.labels(topic=tp[0]).inc(len(offsets))
+        result = self.pipeline.process(records, now=time.time())
+        self._sink.send(result.outputs)
+        settled = self._settle(list(by_partition))
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        if settled:
+            self.metrics.record_latency.observe(time.monotonic() - consumed_at, len(records))
+        self.metrics.count_batch(
+            decisions=result.decisions,
+            rule_matches=result.rule_matches,
+            deadletter_reasons=result.deadletter_reasons,
+        )
+        routed = Counter(o.destination for o in result.outputs)
+        with self._progress_lock:
+            self._outputs.update(routed)
+            self._decisions.update(result.decisions)
+            self._progress = replace(
+                self._progress,
+                records_in=self._progress.records_in + len(records),
+                batches=self._progress.batches + 1,
+                last_batch_at=time.time(),
+            )
+
+    # ---- settling: acknowledgements, commits, rewinds -----------------------------------------
+
+    def _settle(self, partitions: list[TopicPartitionKey]) -> bool:
+        """Make this batch durable; return whether it was (else it will be consumed again)."""
+        if self._exactly_once:
+            return self._settle_transaction(partitions)
+        assert self._sink is not None
+        left = self._sink.wait(float("inf"), on_waiting=self._waiting)
+        failures = self._sink.take_failures()
+        side_failed = False
+        for failure in failures:
+            src = failure.source
+            if src is not None and src[0] in self._batch_first:
+                self._tracker.fail(*src)
+            else:
+                side_failed = True
+        if left:
+            for tp in partitions:
+                self._tracker.fail_partition(tp)
+        else:
+            self._tracker.ack_all()
+        side, self._side = self._side, []
+        if side_failed or left:
+            self._resend_side(side)
+        self._maybe_commit(force=bool(failures) or left > 0)
+        if self._tracker.has_failures:
+            self._rewind(self._tracker.rewind())
+            return False
+        return left == 0 and not failures
+
+    def _settle_transaction(self, partitions: list[TopicPartitionKey]) -> bool:
+        sink = self._sink
+        assert sink is not None
+        if not sink.in_transaction:
+            return True
+        self._tracker.ack_all()
+        offsets = self._tracker.committable(partitions)
+        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            consumer = self._consumer
+            metadata = consumer.consumer_group_metadata() if tps and consumer is not None else None
+            sink.commit_transaction(tps if metadata is not None else [], metadata)
+        except KafkaException as exc:
+            error = exc.args[0]
+            self._client_error(error)
+            if isinstance(error, KafkaError) and error.fatal():
+                raise RunnerError(f"fatal transaction error: {error}") from exc
+            log.warning("transaction failed, aborting and consuming the batch again: %s", error)
+            try:
+                sink.abort_transaction()
+            except KafkaException as abort_exc:
+                raise RunnerError(f"cannot abort the transaction: {abort_exc}") from abort_exc
+            self._rewind({tp: self._batch_first[tp] for tp in partitions})
+            side, self._side = self._side, []
+            self._resend_side(side)
+            return False
+        self._side = []
+        self._tracker.committed(offsets)
+        self._commit_done()
+        return True
+
+    def _resend_side(self, side: list[OutputRecord]) -> None:
+        if side:
+            log.warning("re-sending %d state/policy outputs after a failed delivery", len(side))
+            self._send_side(side)
+
+    def _send_side(self, outputs: list[OutputRecord]) -> None:
+        if outputs:
+            assert self._sink is not None
+            self._sink.send(outputs)
+            self._side.extend(outputs)
+
+    def _waiting(self, outstanding: int) -> bool:
+        """Called while acknowledgements are late: the loop lives, the instance is not ready."""
+        self.health.beat()
+        self._set_broker(False, f"{outstanding} outputs waiting for acknowledgement")
+        if not self.stopping:
+            return True
+        if self._stop_waiting_since is None:
+            self._stop_waiting_since = time.monotonic()
+        return time.monotonic() - self._stop_waiting_since < _SHUTDOWN_GRACE_S
+
+    def _rewind(self, seeks: dict[TopicPartitionKey, int]) -> None:
+        assert self._consumer is not None or not seeks
+        for (topic, partition), offset in seeks.items():
+            self._tracker.reset((topic, partition), offset)
+            try:
+                assert self._consumer is not None
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:  # revoked meanwhile: the new owner resumes from commit
+                log.warning("cannot seek %s[%d] to %d: %s", topic, partition, offset, exc)
+            log.warning("consuming %s[%d] again from offset %d", topic, partition, offset)
+        if seeks:
+            with self._progress_lock:
+                self._progress = replace(self._progress, rewinds=self._progress.rewinds + 1)
+
+    def _maybe_commit(self, *, force: bool = False, sync: bool = False) -> None:
+        if self._exactly_once or self._consumer is None:
+            return
+        interval = self.settings.processing.commit_interval_ms / 1000
+        if not force and not sync and time.monotonic() - self._last_commit < interval:
+            return
+        offsets = self._tracker.committable()
+        if not offsets:
+            return
+        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            if sync:
+                result = self._consumer.commit(offsets=tps, asynchronous=False)
+                done = {
+                    (tp.topic, tp.partition): tp.offset for tp in result or [] if tp.error is None
+                }
+                self._tracker.committed(done)
+                self._commit_done()
+            else:
+                self._consumer.commit(offsets=tps, asynchronous=True)
+                self._tracker.committed(offsets)
+        except KafkaException as exc:
+            self._client_error(exc.args[0])
+            log.warning("offset commit failed (will retry): %s", exc)
+            self._tracker.commit_failed(offsets)
+        self._last_commit = time.monotonic()
+
+    def _committed_cb(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        failed = [(tp.topic, tp.partition) for tp in partitions if tp.error is not None]
+        if error is not None or failed:
+            if error is not None:
+                self._client_error(error)
+            self._tracker.commit_failed(failed or [(tp.topic, tp.partition) for tp in partitions])
+            return
+        self._commit_done()
+
+    def _commit_done(self) -> None:
+        self.metrics.last_commit.set(time.time())
+        with self._progress_lock:
+            self._progress = replace(self._progress, commits=self._progress.commits + 1)
+
+    # ---- between batches -------------------------------------------------------------------------
+
+    def _between_batches(self) -> None:
+        for reader in self._readers:
+            before = reader.applied
+            self._send_side(reader.poll())
+            if reader.applied != before:
+                self._refresh_gauges()
+        now = time.monotonic()
+        if now < self._next_policy_poll:
+            return
+        self._next_policy_poll = now + self.settings.policies.reload_interval_ms / 1000
+        reload = self.pipeline.poll_policy()
+        if reload is None:
+            return
+        result = "accepted" if reload.accepted else "rejected"
+        self.metrics.policy_reloads.labels(result=result).inc()
+        self.metrics.set_policy(reload.policy_hash)
+        self._bump(policy_hash=reload.policy_hash)
+        self._send_side(reload.outputs)
+        self._refresh_gauges()
+
+    def _refresh_gauges(self) -> None:
+        self.metrics.consent_entities.set(self.pipeline.consent_entities)
+        self.metrics.set_transformations(self.pipeline.verdict_counts())
+        total = sum(reader.applied for reader in self._readers)
+        self._bump(state_messages=total)
+
+    # ---- rebalancing -----------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.health.set("group_joined", True)
+        if partitions:
+            log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Settle and commit synchronously what this instance did for the partitions it loses."""
+        keys = [(p.topic, p.partition) for p in partitions]
+        if self._sink is not None and not self._exactly_once and self._tracker.has_pending:
+            self._settle(keys)
+        self._maybe_commit(sync=True)
+        self._tracker.revoke(keys)
+        if keys:
+            log.info("revoked %s", ", ".join(f"{t}[{p}]" for t, p in keys))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = [(p.topic, p.partition) for p in partitions]
+        log.warning("partitions lost without revocation: %s", keys)
+        self._tracker.revoke(keys)
+
+    # ---- errors, broker health, statistics -----------------------------------------------------
+
+    def _consumer_error(self, error: KafkaError, message: Message) -> None:
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        self._client_error(error)
+        log.warning("consumer error on %s[%s]: %s", message.topic(), message.partition(), error)
+
+    def _client_error(self, error: KafkaError) -> None:
+        """Count it; reflect unreachability in readiness; remember fatal errors."""
+        kind = error.name().lower().lstrip("_") if isinstance(error, KafkaError) else "unknown"
+        self.metrics.broker_errors.labels(kind=kind).inc()
+        if isinstance(error, KafkaError):
+            if error.code() in _UNREACHABLE:
+                self._set_broker(False, str(error))
+            if error.fatal():
+                self._fatal = error
+
+    def _set_broker(self, ok: bool, reason: str = "") -> None:
+        if ok != self._broker_ok or not ok:
+            self.health.set("broker_reachable", ok, reason)
+        if ok and not self._broker_ok:
+            log.info("broker reachable again")
+        elif not ok and self._broker_ok:
+            log.warning("broker unreachable: %s", reason)
+        self._broker_ok = ok
+
+    def _recheck_broker(self) -> None:
+        now = time.monotonic()
+        if now < self._next_broker_check or self._consumer is None:
+            return
+        self._next_broker_check = now + _RECHECK_BROKER_S
+        try:
+            self._consumer.list_topics(timeout=1.0)
+        except KafkaException:
+            return
+        self._set_broker(True)
+
+    def _stats(self, stats_json: str) -> None:
+        try:
+            self.metrics.set_lag(parse_consumer_lag(stats_json))
+        except (ValueError, TypeError):
+            log.debug("unreadable librdkafka statistics", exc_info=True)
+
+    # ---- shutdown ------------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        try:
+            if self._sink is not None and (self._side or self._tracker.has_pending):
+                self._settle(self._tracker.partitions())
+            self._maybe_commit(sync=True)
+        except Exception:
+            log.exception("could not settle the last batch; it will be consumed again")
+        if self._consumer is not None:
+            try:
+                self._consumer.close()
+            except KafkaException as exc:
+                log.warning("consumer close: %s", exc)
+            self._consumer = None
+        if self._sink is not None:
+            left = self._sink.close()
+            if left:
+                log.warning(
+                    "%d outputs undelivered at shutdown; their inputs were not committed", left
+                )
+            self._sink = None
+        for reader in self._readers:
+            reader.close()
+        self.health.stopped()
+        log.info("stopped after %d records", self.progress().records_in)
