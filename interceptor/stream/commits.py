@@ -46,15 +46,16 @@ class CommitTracker:
     def __init__(self) -> None:
         self._parts: dict[TopicPartitionKey, _Partition] = {}
 
-    def _part(self, tp: TopicPartitionKey) -> _Partition:
+    def _part(self, tp: TopicPartitionKey, first: int) -> _Partition:
         part = self._parts.get(tp)
         if part is None:
-            part = self._parts[tp] = _Partition()
+            # The first input seen is where the group resumed: committing it would change nothing.
+            part = self._parts[tp] = _Partition(committed=first)
         return part
 
     def add(self, tp: TopicPartitionKey, offset: int, outputs: int = 1) -> None:
         """Register an input; ``outputs`` acknowledgements are needed before it is done."""
-        part = self._part(tp)
+        part = self._part(tp, offset)
         if part.high is not None and offset <= part.high:
             raise ValueError(f"offset {offset} of {tp} registered out of order (after {part.high})")
         part.high = offset
@@ -66,7 +67,7 @@ class CommitTracker:
         ordered = sorted(offsets)
         if not ordered:
             return
-        part = self._part(tp)
+        part = self._part(tp, ordered[0])
         if part.high is not None and ordered[0] <= part.high:
             raise ValueError(f"offset {ordered[0]} of {tp} registered out of order")
         part.pending.update(dict.fromkeys(ordered, 1))
@@ -162,7 +163,7 @@ class CommitTracker:
 
     def reset(self, tp: TopicPartitionKey, offset: int) -> None:
         """Forget pending inputs; the consumer resumes ``tp`` at ``offset`` (after a seek)."""
-        part = self._part(tp)
+        part = self._part(tp, offset)
         part.pending.clear()
         part.failed = None
         part.high = offset - 1
