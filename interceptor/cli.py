@@ -14,7 +14,7 @@ __all__ = ["build_parser", "main"]
 def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = subparsers.add_parser("run", help="run the stream processor")
     run.add_argument("--config", type=Path, help="YAML configuration file (DESIGN section 9)")
-    run.set_defaults(handler=_cmd_run)
+    run.set_defaults(func=_cmd_run)
 
 
 def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,13 +30,13 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     demo.add_argument("--policies", type=Path, default=Path("policies"))
     demo.add_argument("--manifests", type=Path, default=Path("examples/transformations"))
     demo.add_argument("--seed", type=int, default=7)
-    demo.set_defaults(handler=_cmd_demo)
+    demo.set_defaults(func=_cmd_demo)
 
 
 def _add_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     broker = subparsers.add_parser("broker", help="the embedded Kafka-compatible dev broker")
     broker.add_argument("--port", type=int, default=9092)
-    broker.set_defaults(handler=_cmd_broker)
+    broker.set_defaults(func=_cmd_broker)
 
 
 def _add_transformations(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,7 +47,7 @@ def _add_transformations(subparsers: argparse._SubParsersAction[argparse.Argumen
     )
     check.add_argument("--policies", type=Path, default=Path("policies"))
     check.add_argument("manifests", type=Path, nargs="+", help="manifest files or directories")
-    check.set_defaults(handler=_cmd_transformations_check)
+    check.set_defaults(func=_cmd_transformations_check)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -111,6 +111,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    handler = args.handler
-    status: int = handler(args)
+    status: int = args.func(args)
     return status

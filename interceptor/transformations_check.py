@@ -92,7 +92,7 @@ def run_check(policies: Path, paths: list[Path], console: Console | None = None)
             v.manifest.version if v.manifest else "?",
             f"[{style}]{v.decision}[/{style}]",
             ", ".join(v.rules),
-            v.source,
+            Path(v.source).name,
         )
     console.print(table)
     for v in verdicts:

@@ -12,6 +12,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError
 
 from interceptor.envelope import HEADER_SRC_OFFSET, HEADER_SRC_PARTITION, HEADER_SRC_TOPIC
+from interceptor.stream.convert import source_record
 
 __all__ = ["OutputCensus", "census"]
 
@@ -68,10 +69,11 @@ def census(
                     if error.code() != KafkaError._PARTITION_EOF:
                         raise RuntimeError(f"census read failed: {error}")
                     continue
+                record = source_record(message)
                 seen += 1
                 last_new = time.monotonic()
-                result.per_topic[message.topic()] += 1
-                headers = dict(message.headers() or ())
+                result.per_topic[record.topic] += 1
+                headers = dict(record.headers)
                 if HEADER_SRC_TOPIC in headers:
                     result.sources[
                         (
