@@ -8,9 +8,11 @@ the record's path.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -39,14 +41,22 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _rule_refs(hits: Sequence[RuleHit]) -> list[dict[str, str]]:
-    return [
-        {"id": h.rule_id, "action": h.action, "severity": h.severity, "cite": h.cite} for h in hits
-    ]
+@lru_cache(maxsize=4096)
+def _rule_refs(hits: tuple[RuleHit, ...]) -> tuple[dict[str, str], ...]:
+    """Audit rule references; one rule appears once even when it hit several features."""
+    refs: dict[str, dict[str, str]] = {}
+    for h in hits:
+        refs.setdefault(
+            h.rule_id, {"id": h.rule_id, "action": h.action, "severity": h.severity, "cite": h.cite}
+        )
+    return tuple(refs.values())
 
 
-def _rule_ids(hits: Sequence[RuleHit]) -> str:
-    return ",".join(sorted({h.rule_id for h in hits}))
+@lru_cache(maxsize=4096)
+def _rule_ids(hits: tuple[RuleHit, ...]) -> bytes:
+    """The ``interceptor-rules`` header. Records of a batch share few distinct hit sets, so both
+    helpers are cached on the (hashable) hit tuple instead of rebuilt per record."""
+    return ",".join(sorted({h.rule_id for h in hits})).encode()
 
 
 def apply_edits(features: dict[str, Any], edits: Sequence[FeatureEdit]) -> dict[str, Any]:
@@ -65,10 +75,18 @@ class OutputBuilder:
 
     def __init__(self, hasher: EntityHasher) -> None:
         self._hash = hasher
+        # Event ids: a random per-process prefix and a counter, unique without a uuid4 per event.
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._ids = itertools.count()
+        self._batch_time: str | None = None
+
+    def begin_batch(self) -> None:
+        """Stamp the audit events of the next batch with one time, taken once."""
+        self._batch_time = _now()
 
     @staticmethod
     def _headers(
-        source: SourceRecord, decision: str, rules: str, policy: str
+        source: SourceRecord, decision: str, rules: bytes, policy: str
     ) -> tuple[Header, ...]:
         return (
             *source.headers,
@@ -76,14 +94,14 @@ class OutputBuilder:
             (HEADER_SRC_PARTITION, str(source.partition).encode()),
             (HEADER_SRC_OFFSET, str(source.offset).encode()),
             (HEADER_DECISION, decision.encode()),
-            (HEADER_RULES, rules.encode()),
+            (HEADER_RULES, rules),
             (HEADER_POLICY, policy.encode()),
         )
 
     def deadletter(self, source: SourceRecord, failure: DecodeFailure, policy: str) -> OutputRecord:
         """The original key, value and headers byte for byte, plus ours and the reason."""
         headers = (
-            *self._headers(source, "deadletter", "", policy),
+            *self._headers(source, "deadletter", b"", policy),
             (HEADER_ERROR, failure.reason.encode()),
         )
         return OutputRecord("deadletter", source.key, source.value, headers)
@@ -94,7 +112,7 @@ class OutputBuilder:
         record: FeatureRecord,
         manifest: Manifest | None,
         action: ActionCode,
-        hits: Sequence[RuleHit],
+        hits: tuple[RuleHit, ...],
         edits: Sequence[FeatureEdit],
         policy: str,
     ) -> tuple[str, list[OutputRecord]]:
@@ -105,33 +123,42 @@ class OutputBuilder:
         if action is ActionCode.BLOCK:
             routed = OutputRecord("quarantine", source.key, source.value, headers)
         elif edits:
-            document = record.model_dump()
+            # Rewrite from the original JSON: cheaper than dumping the model, and any field the
+            # model does not know (none today, by extra="forbid") could not be lost either way.
+            document = orjson.loads(source.value or b"{}")
             document["features"] = apply_edits(record.features, edits)
             routed = OutputRecord("clean", source.key, orjson.dumps(document), headers)
         else:
             routed = OutputRecord("clean", source.key, source.value, headers)
         if action is ActionCode.ALLOW and not hits:
             return label, [routed]
-        evidence: dict[str, Any] = {}
-        if edits:
-            evidence["edits"] = [{"feature": e.feature, "op": e.op} for e in edits]
-        event = self._event(
-            "decision",
-            source=source,
-            entity=self._hash(record.entity_id),
-            transformation=manifest.id if manifest else record.transformation,
-            version=manifest.version if manifest else record.version,
-            decision=label,
-            rules=_rule_refs(hits),
-            evidence=evidence,
-            policy_hash=policy,
-        )
-        audit_key = event["entity"].encode("ascii")
-        return label, [routed, OutputRecord("audit", audit_key, orjson.dumps(event), headers)]
+        entity = self._hash(record.entity_id)
+        event = {
+            "event_id": f"{self._id_prefix}{next(self._ids):016x}",
+            "time": self._batch_time or _now(),
+            "kind": "decision",
+            "source": {
+                "topic": source.topic,
+                "partition": source.partition,
+                "offset": source.offset,
+            },
+            "entity": entity,
+            "transformation": manifest.id if manifest else record.transformation,
+            "version": manifest.version if manifest else record.version,
+            "decision": label,
+            "rules": _rule_refs(hits),
+            "evidence": {"edits": [{"feature": e.feature, "op": e.op} for e in edits]}
+            if edits
+            else {},
+            "policy_hash": policy,
+        }
+        # The audit copy carries our headers only: upstream headers are not ours to republish.
+        ours = headers[len(source.headers) :]
+        return label, [routed, OutputRecord("audit", entity.encode(), orjson.dumps(event), ours)]
 
     def deletion(self, source: SourceRecord, entity_id: str, policy: str) -> list[OutputRecord]:
         """A tombstone for the feature store and the audit event that records it."""
-        headers = self._headers(source, "block", "entity-deleted", policy)
+        headers = self._headers(source, "block", b"entity-deleted", policy)
         tombstone = OutputRecord("clean", entity_id.encode("utf-8"), None, headers)
         event = self._event(
             "deletion",
@@ -157,7 +184,7 @@ class OutputBuilder:
             transformation=manifest.id,
             version=manifest.version,
             decision=verdict.decision,
-            rules=_rule_refs(verdict.hits),
+            rules=_rule_refs(tuple(verdict.hits)),
             evidence={"purpose": manifest.purpose, "owner": manifest.owner},
             policy_hash=policy,
         )
@@ -188,10 +215,11 @@ class OutputBuilder:
         )
         return self._audit(event, None)
 
-    @staticmethod
-    def _event(kind: str, *, source: SourceRecord | None = None, **fields: Any) -> dict[str, Any]:
+    def _event(
+        self, kind: str, *, source: SourceRecord | None = None, **fields: Any
+    ) -> dict[str, Any]:
         event: dict[str, Any] = {
-            "event_id": uuid.uuid4().hex,
+            "event_id": f"{self._id_prefix}{next(self._ids):016x}",
             "time": _now(),
             "kind": kind,
             "source": (

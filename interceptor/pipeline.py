@@ -173,6 +173,7 @@ class Pipeline:
     def process(self, batch: Sequence[SourceRecord], *, now: float) -> BatchResult:
         """Route every record of ``batch`` to exactly one of clean, quarantine or dead-letter."""
         policy = self.policy_hash
+        self._out.begin_batch()
         result = BatchResult(outputs=[])
         routed: list[tuple[str, list[OutputRecord]] | None] = [None] * len(batch)
         pending: list[_Pending] = []

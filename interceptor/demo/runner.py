@@ -111,23 +111,25 @@ def _publish_inputs(
 
 
 def _watch(console: Console, runner: Runner, records_in: int, thread: threading.Thread) -> float:
-    """Show live progress until every input record is routed; return the processing seconds."""
+    """Show live progress until every input record is routed; return the processing seconds
+    (first record consumed to last record routed, sampled every 0.1 s)."""
     first: float | None = None
     with Live(console=console, refresh_per_second=4, transient=True) as live:
         while thread.is_alive():
             progress = runner.progress()
+            now = time.monotonic()
             if progress.records_in and first is None:
-                first = progress.started_at
+                first = now
             routed = sum(progress.decisions.values())
+            elapsed = now - first if first is not None else 0.0
             mix = "  ".join(f"{k} {v}" for k, v in sorted(progress.decisions.items()))
-            elapsed = time.time() - progress.started_at if progress.started_at else 0.0
             live.update(
-                f"[bold]{routed}/{records_in}[/bold] records routed  "
+                f"[bold]{routed:,}/{records_in:,}[/bold] records routed  "
                 f"{routed / elapsed if elapsed else 0:,.0f} rec/s  {mix}"
             )
             if routed >= records_in and progress.commits:
-                return progress.last_batch_at - progress.started_at
-            time.sleep(0.25)
+                return max(elapsed, 1e-3)
+            time.sleep(0.1)
     raise RuntimeError("the interceptor stopped before it routed every record; see the log")
 
 
