@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from interceptor.policy.batch import ActionCode, RuleHit
 from interceptor.policy.columns import IntArray
+from interceptor.policy.conditions import Leaf
 from interceptor.policy.models import Rule
 from interceptor.policy.nodes import Node, compile_condition
+from interceptor.policy.predicates import LeafCheck
 from interceptor.policy.vocabulary import Vocabulary
 
 __all__ = ["CompiledRule", "Match"]
@@ -16,10 +18,12 @@ __all__ = ["CompiledRule", "Match"]
 class CompiledRule:
     """A rule with its condition compiled and its hit records prebuilt (shared by every record)."""
 
-    def __init__(self, rule: Rule, vocabulary: Vocabulary) -> None:
+    def __init__(
+        self, rule: Rule, vocabulary: Vocabulary, shared: dict[Leaf, LeafCheck] | None = None
+    ) -> None:
         self.rule = rule
         self.id = rule.id
-        self.node: Node = compile_condition(rule.when, vocabulary)
+        self.node: Node = compile_condition(rule.when, vocabulary, shared)
         self.code: ActionCode = rule.action_code
         self._hits: dict[str | None, RuleHit] = {}
 

@@ -19,9 +19,11 @@ from interceptor.manifests import Manifest
 from interceptor.policy.batch import BatchDecision, BatchInput
 from interceptor.policy.columns import IntArray
 from interceptor.policy.compiled import CompiledRule, Match
+from interceptor.policy.conditions import Leaf
 from interceptor.policy.frame import Frame, View
 from interceptor.policy.models import Rule
 from interceptor.policy.plan import FeaturePlan, ManifestPlan, StaticVerdict
+from interceptor.policy.predicates import LeafCheck
 from interceptor.policy.resolve import resolve
 from interceptor.policy.vocabulary import Vocabulary
 from interceptor.scalars import Scalar
@@ -44,22 +46,28 @@ def _group_rows(manifest_index: npt.NDArray[np.integer[Any]], count: int) -> lis
 def _candidates(
     plan: ManifestPlan, rows: IntArray, features: Sequence[Mapping[str, Scalar]]
 ) -> list[tuple[str, FeaturePlan, IntArray]]:
-    """(feature, plan, rows carrying it) for each feature some rule may hold for, by name."""
-    found: list[tuple[str, FeaturePlan, IntArray]] = []
+    """(feature, plan, rows carrying it) for each feature some rule may hold for, by name.
+
+    Most records carry exactly the declared features; one set comparison per record finds them,
+    and only the others are looked at feature by feature.
+    """
     row_list = rows.tolist()
+    declared = plan.declared_names
+    exact = np.fromiter((features[r].keys() == declared for r in row_list), np.bool_, len(row_list))
+    regular = rows[exact]
+    odd = rows[~exact].tolist()
+    found: list[tuple[str, FeaturePlan, IntArray]] = []
     for name, feature_plan in plan.declared.items():
-        present = np.fromiter((name in features[r] for r in row_list), np.bool_, len(row_list))
-        carrying = rows[present]
+        carrying = regular
+        more = [r for r in odd if name in features[r]]
+        if more:
+            carrying = np.sort(np.concatenate([regular, np.array(more, dtype=np.intp)]))
         if carrying.size:
             found.append((name, feature_plan, carrying))
-    if plan.undeclared_matters:
-        declared = plan.declared_names
+    if plan.undeclared_matters and odd:
         extra: dict[str, list[int]] = {}
-        for row in row_list:
-            keys = features[row].keys()
-            if keys <= declared:
-                continue
-            for name in keys - declared:
+        for row in odd:
+            for name in features[row].keys() - declared:
                 extra.setdefault(name, []).append(row)
         for name, extra_rows in extra.items():
             feature_plan = plan.undeclared(name)
@@ -72,7 +80,9 @@ class CompiledPolicy:
     """Every rule of a bundle, compiled once; :meth:`decide` is the hot path."""
 
     def __init__(self, rules: Sequence[Rule], vocabulary: Vocabulary, policy_hash: str) -> None:
-        compiled = [CompiledRule(rule, vocabulary) for rule in sorted(rules, key=lambda r: r.id)]
+        shared: dict[Leaf, LeafCheck] = {}
+        ordered = sorted(rules, key=lambda r: r.id)
+        compiled = [CompiledRule(rule, vocabulary, shared) for rule in ordered]
         self.policy_hash = policy_hash
         self.vocabulary = vocabulary
         self.rules: Mapping[str, CompiledRule] = {rule.id: rule for rule in compiled}

@@ -42,6 +42,7 @@ class Frame:
         self.facts = facts
         self._columns: dict[str, Column] = {}
         self._manifest_truth: dict[int, BoolArray] = {}
+        self._record_truth: dict[int, BoolArray] = {}
 
     def column(self, subject: Subject) -> Column:
         column = self._columns.get(subject.path)
@@ -64,6 +65,17 @@ class Frame:
         if attribute == "event_time":
             return NumberColumn(times)
         return NumberColumn((batch.now - times) / _SECONDS_PER_DAY)
+
+    def record_truth(self, check: LeafCheck) -> BoolArray:
+        """A per-record leaf's answer for every record of the batch, computed once per batch.
+
+        Rules and views share it: each view takes its rows from this one array.
+        """
+        truth = self._record_truth.get(id(check))
+        if truth is None:
+            assert check.test_column is not None
+            truth = self._record_truth[id(check)] = check.test_column(self.column(check.subject))
+        return truth
 
     def manifest_truth(self, check: LeafCheck) -> BoolArray:
         """A static leaf's answer for each manifest of the batch, computed once per batch."""
@@ -123,6 +135,13 @@ class View:
             return check.test(static_value(check.subject, self.facts, self.feature))
         index = self.frame.batch.manifest_index
         return self.frame.manifest_truth(check)[index if self.rows is None else index[self.rows]]
+
+    def record_truth(self, check: LeafCheck) -> BoolArray:
+        if check.subject.source is Source.FEATURE_VALUE:
+            assert check.test_column is not None
+            return check.test_column(self.column(check.subject))
+        truth = self.frame.record_truth(check)
+        return truth if self.rows is None else truth[self.rows]
 
     def proxy_truth(self, check: LeafCheck) -> bool:
         return check.test(proxy_value(check.subject, self.proxy))

@@ -77,9 +77,7 @@ class LeafNode:
         elif source is Source.PROXY:
             self.evaluate = lambda view: view.proxy_truth(check)
         else:
-            test, subject = check.test_column, check.subject
-            assert test is not None
-            self.evaluate = lambda view: test(view.column(subject))
+            self.evaluate = lambda view: view.record_truth(check)
 
     def static(
         self, transformation: TransformationFacts, feature: FeatureFacts | None
@@ -191,11 +189,21 @@ class NotNode:
         return not truth, reasons
 
 
-def compile_condition(condition: Condition, vocabulary: Vocabulary) -> Node:
-    """Compile a parsed, linted condition tree once; the result is reused for every batch."""
+def compile_condition(
+    condition: Condition, vocabulary: Vocabulary, shared: dict[Leaf, LeafCheck] | None = None
+) -> Node:
+    """Compile a parsed, linted condition tree once; the result is reused for every batch.
+
+    Equal leaves of different rules share one :class:`LeafCheck` through ``shared``, so a batch
+    evaluates e.g. ``context.campaign_category: {in: $hec_campaigns}`` once, not once per rule.
+    """
+    shared = {} if shared is None else shared
     if isinstance(condition, Leaf):
-        return LeafNode(compile_leaf(condition, vocabulary))
+        check = shared.get(condition)
+        if check is None:
+            check = shared[condition] = compile_leaf(condition, vocabulary)
+        return LeafNode(check)
     if isinstance(condition, NotOf):
-        return NotNode(compile_condition(condition.child, vocabulary))
-    children = [compile_condition(child, vocabulary) for child in condition.children]
+        return NotNode(compile_condition(condition.child, vocabulary, shared))
+    children = [compile_condition(child, vocabulary, shared) for child in condition.children]
     return AllNode(children) if isinstance(condition, AllOf) else AnyNode(children)

@@ -158,7 +158,8 @@ def _membership(literals: tuple[object, ...]) -> ColumnTest:
     numbers = np.array([v for v in literals if _is_number(v)], dtype=np.float64)
     want_true = any(v is True for v in literals)
     want_false = any(v is False for v in literals)
-    text_member = np.frompyfunc(lambda value: isinstance(value, str) and value in texts, 1, 1)
+    # Only strings are in ``texts``, and no other scalar equals a string: membership is strict.
+    text_member = np.frompyfunc(texts.__contains__, 1, 1)
 
     def test(column: Column) -> BoolArray:
         result = np.zeros(column.present.shape, dtype=np.bool_)

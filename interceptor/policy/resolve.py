@@ -22,6 +22,7 @@ from interceptor.policy.columns import BoolArray
 from interceptor.policy.compiled import Match
 from interceptor.policy.models import Transform
 from interceptor.policy.transforms import apply_transform
+from interceptor.scalars import Scalar
 
 __all__ = ["apply_exemptions", "resolve"]
 
@@ -51,17 +52,49 @@ def apply_exemptions(matches: Sequence[Match], n: int) -> tuple[list[Match], lis
     return kept, removed
 
 
+def _signature_hits(signature: int, hits: Sequence[RuleHit]) -> tuple[RuleHit, ...]:
+    return tuple(hit for i, hit in enumerate(hits) if signature >> i & 1) or _NO_HITS
+
+
 def _per_record_hits(kept: Sequence[Match], n: int) -> list[tuple[RuleHit, ...]]:
-    buckets: list[list[RuleHit] | None] = [None] * n
-    for match in kept:  # sorted, so every record's hits come out sorted too
-        hit = match.rule.hit(match.feature)
-        for row in match.rows.tolist():
-            bucket = buckets[row]
-            if bucket is None:
-                buckets[row] = [hit]
-            else:
-                bucket.append(hit)
-    return [tuple(bucket) if bucket else _NO_HITS for bucket in buckets]
+    """Each record's hits, sorted by rule id and feature.
+
+    Records mostly share a few combinations of hits, so each record gets a bit signature of its
+    hits (64 per word); every distinct signature builds its tuple once and records share it.
+    """
+    if not kept:
+        return [_NO_HITS] * n
+    hits = sorted({m.rule.hit(m.feature) for m in kept}, key=lambda h: (h.rule_id, h.feature or ""))
+    bit = {hit: i for i, hit in enumerate(hits)}
+    words = np.zeros(((len(hits) + 63) // 64, n), dtype=np.uint64)
+    for match in kept:
+        i = bit[match.rule.hit(match.feature)]
+        words[i // 64][match.rows] |= np.uint64(1 << (i % 64))
+    keys = (
+        words[0]
+        if len(words) == 1
+        else np.ascontiguousarray(words.T).view(np.dtype((np.void, 8 * len(words)))).ravel()
+    )
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    combos = [
+        _signature_hits(sum(w << (64 * j) for j, w in enumerate(column)), hits)
+        for column in words[:, first].T.tolist()
+    ]
+    return [combos[j] for j in inverse.ravel().tolist()]
+
+
+class _Replacements:
+    """Shares one edit per distinct new value (coarsened values repeat a lot)."""
+
+    def __init__(self) -> None:
+        self._edits: dict[tuple[str, type, Scalar], FeatureEdit] = {}
+
+    def __call__(self, feature: str, value: Scalar) -> FeatureEdit:
+        key = (feature, type(value), value)  # the type keeps 1, 1.0 and True apart
+        edit = self._edits.get(key)
+        if edit is None:
+            edit = self._edits[key] = FeatureEdit(feature, "replace", value)
+        return edit
 
 
 def _per_record_edits(
@@ -74,7 +107,11 @@ def _per_record_edits(
             ActionCode.TRANSFORM,
         ):
             by_feature[match.feature].append(match)
-    buckets: list[list[FeatureEdit]] = [[] for _ in range(batch.n)] if by_feature else []
+    out = [_NO_EDITS] * batch.n
+    if not by_feature:
+        return out
+    buckets: dict[int, list[FeatureEdit]] = defaultdict(list)
+    replacement = _Replacements()
     claimed = np.zeros(batch.n, dtype=np.bool_)
     for name in sorted(by_feature):
         redact = FeatureEdit(name, "redact")
@@ -99,12 +136,12 @@ def _per_record_edits(
             values = [batch.features[row].get(name) for row in rows]
             new, failed = apply_transform(spec, values, key=key)
             for row, value, bad in zip(rows, new, failed, strict=True):
-                buckets[row].append(redact if bad else FeatureEdit(name, "replace", value))
+                buckets[row].append(redact if bad else replacement(name, value))
         for rows_done in touched:
             claimed[rows_done] = False
-    if not buckets:
-        return [_NO_EDITS] * batch.n
-    return [tuple(bucket) if bucket else _NO_EDITS for bucket in buckets]
+    for row, edits in buckets.items():
+        out[row] = tuple(edits)
+    return out
 
 
 def resolve(matches: Sequence[Match], batch: BatchInput, *, hash_key: bytes = b"") -> BatchDecision:
