@@ -67,7 +67,7 @@ def _vocabulary_problems(leaf: Leaf, kind: Kind, vocabulary: Vocabulary) -> list
             names = ", ".join(f"${name}" for name in sorted(vocabulary.sets)) or "none"
             return [f"unknown set {value} (known: {names})"]
         members = vocabulary.sets[value.name]
-        origin = f"set {value} member"
+        origin = f"set {value}: member"
     else:
         members = value if isinstance(value, tuple) else (value,)
         origin = "literal"
@@ -75,11 +75,11 @@ def _vocabulary_problems(leaf: Leaf, kind: Kind, vocabulary: Vocabulary) -> list
         return []
     known: set[object] = set(vocabulary.uses if kind is Kind.USE else vocabulary.categories)
     what = "data use" if kind is Kind.USE else "data category"
-    return [
-        f"{origin} {member!r} is not a known {what} in the vocabulary"
-        for member in members
-        if member not in known
-    ]
+    unknown = [repr(member) for member in members if member not in known]
+    if not unknown:
+        return []
+    verb = "is" if len(unknown) == 1 else "are"
+    return [f"{origin} {', '.join(unknown)} {verb} not a known {what} in the vocabulary"]
 
 
 def lint_exemptions(rules: Mapping[str, LocatedRule]) -> list[str]:

@@ -11,9 +11,11 @@ from typing import Annotated, Any, Final, Literal, TypeAlias
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
     PlainValidator,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -95,7 +97,11 @@ class HashValue(BaseModel):
 Transform: TypeAlias = Annotated[
     CoarsenGeo | Generalize | HashValue, Field(discriminator="transform")
 ]
-Action: TypeAlias = ActionName | Transform
+# Told apart up front, so a bad action gets one error from the branch the author meant.
+Action: TypeAlias = Annotated[
+    Annotated[ActionName, Tag("name")] | Annotated[Transform, Tag("transform")],
+    Discriminator(lambda value: "name" if isinstance(value, str) else "transform"),
+]
 
 
 def _validate_condition(value: Any) -> Condition:
@@ -183,4 +189,12 @@ class PolicyFile(BaseModel):
 
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
-    rules: Annotated[tuple[Rule, ...], Field(min_length=1)]
+    rules: tuple[Rule, ...]
+
+    @field_validator("rules")
+    @classmethod
+    def _some_rules(cls, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        # After the items: pydantic's min_length would also fire when an item merely failed.
+        if not rules:
+            raise ValueError("a policy file needs at least one rule")
+        return rules
