@@ -28,8 +28,9 @@ from interceptor.records import FeatureRecord
 __all__ = ["add_policy_commands", "run_explain", "run_lint", "run_test"]
 
 
-def run_lint(paths: Sequence[Path], out: TextIO = sys.stdout) -> int:
+def run_lint(paths: Sequence[Path], out: TextIO | None = None) -> int:
     """Print every problem as ``file:line:col: message``, or one OK line per bundle."""
+    out = out or sys.stdout
     status = 0
     for path in paths:
         try:
@@ -46,8 +47,9 @@ def run_lint(paths: Sequence[Path], out: TextIO = sys.stdout) -> int:
     return status
 
 
-def run_test(paths: Sequence[Path], *, verbose: bool = False, out: TextIO = sys.stdout) -> int:
+def run_test(paths: Sequence[Path], *, verbose: bool = False, out: TextIO | None = None) -> int:
     """Run each policy directory's ``tests/``; fail on any failure or uncovered rule."""
+    out = out or sys.stdout
     status = 0
     for path in paths:
         report = run_policy_tests(path)
@@ -67,8 +69,9 @@ def _load_manifest(path: Path) -> Manifest:
     return parse_manifest(path.read_text(encoding="utf-8"), str(path))
 
 
-def run_explain(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_explain(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Print the decision for one record, with every rule that matched and why, as JSON."""
+    out = out or sys.stdout
     try:
         bundle = load_bundle(args.policies)
         manifest = _load_manifest(args.manifest)
