@@ -64,8 +64,9 @@ class RunnerProgress:
     rewinds: int = 0
     state_messages: int = 0
     policy_hash: str = ""
-    started_at: float = 0.0
-    last_batch_at: float = 0.0
+    started_at: float = 0.0  # run() called
+    first_batch_at: float = 0.0  # first records consumed (after start-up and the group join)
+    last_batch_at: float = 0.0  # last batch settled
 
 
 class Runner:
@@ -100,7 +101,7 @@ class Runner:
         self._batch_first: dict[TopicPartitionKey, int] = {}
         self._last_commit = 0.0
         self._next_policy_poll = 0.0
-        self._broker_ok = True
+        self._broker_ok: bool | None = None  # unknown until the first contact
         self._next_broker_check = 0.0
         self._fatal: KafkaError | None = None
         self._stop_waiting_since: float | None = None
@@ -277,6 +278,7 @@ class Runner:
     ) -> None:
         assert self._sink is not None
         started = time.perf_counter()
+        wall_consumed_at = time.time() - (time.monotonic() - consumed_at)
         if not self._broker_ok:
             self._set_broker(True)
         self._batch_first = {tp: offsets[0] for tp, offsets in by_partition.items()}
@@ -302,6 +304,7 @@ class Runner:
                 self._progress,
                 records_in=self._progress.records_in + len(records),
                 batches=self._progress.batches + 1,
+                first_batch_at=self._progress.first_batch_at or wall_consumed_at,
                 last_batch_at=time.time(),
             )
 
@@ -446,17 +449,18 @@ class Runner:
 
     def _between_batches(self) -> None:
         for reader in self._readers:
-            before = reader.applied
+            applied = reader.applied
             self._send_side(reader.poll())
-            if reader.applied != before:
+            if reader.applied != applied:
                 self._refresh_gauges()
         now = time.monotonic()
         if now < self._next_policy_poll:
             return
         self._next_policy_poll = now + self.settings.policies.reload_interval_ms / 1000
+        before = self.pipeline.policy_hash
         reload = self.pipeline.poll_policy()
-        if reload is None:
-            return
+        if reload is None or (reload.accepted and reload.policy_hash == before):
+            return  # nothing changed (e.g. a watcher's first look at the directory)
         result = "accepted" if reload.accepted else "rejected"
         self.metrics.policy_reloads.labels(result=result).inc()
         self.metrics.set_policy(reload.policy_hash)
@@ -511,11 +515,12 @@ class Runner:
                 self._fatal = error
 
     def _set_broker(self, ok: bool, reason: str = "") -> None:
-        if ok != self._broker_ok or not ok:
+        previous = self._broker_ok
+        if ok != previous or not ok:
             self.health.set("broker_reachable", ok, reason)
-        if ok and not self._broker_ok:
+        if ok and previous is False:
             log.info("broker reachable again")
-        elif not ok and self._broker_ok:
+        elif not ok and previous is not False:
             log.warning("broker unreachable: %s", reason)
         self._broker_ok = ok
 
