@@ -36,6 +36,10 @@ _MAX_PLANS: Final = 4096
 def _group_rows(manifest_index: npt.NDArray[np.integer[Any]], count: int) -> list[IntArray]:
     """Row indices per manifest, each ascending."""
     index = np.asarray(manifest_index, dtype=np.intp)
+    if count == 0:
+        if index.size:
+            raise ValueError("manifest_index points outside batch.manifests")
+        return []
     if index.size and (index.min() < 0 or index.max() >= count):
         raise ValueError("manifest_index points outside batch.manifests")
     order = np.argsort(index, kind="stable")

@@ -48,7 +48,7 @@ class LeafCheck:
     subject: Subject
     expected: LiteralScalar | tuple[LiteralScalar, ...]
     test: ScalarTest
-    test_column: ColumnTest | None  # only for subjects that vary per record
+    test_column: ColumnTest | None  # only for per-record subjects
 
 
 def _is_number(value: object) -> bool:
@@ -189,6 +189,6 @@ def compile_leaf(leaf: Leaf, vocabulary: Vocabulary) -> LeafCheck:
     else:
         expected = _as_time(subject.kind, value)
     test = _scalar_test(subject.kind, leaf.op, expected)
-    vary = not subject.source.is_static and subject.kind not in (Kind.USE, Kind.CATEGORIES)
-    column_test = _column_test(subject.kind, leaf.op, expected) if vary else None
+    per_record = subject.source.per_record
+    column_test = _column_test(subject.kind, leaf.op, expected) if per_record else None
     return LeafCheck(leaf, subject, expected, test, column_test)

@@ -68,6 +68,11 @@ class Source(IntEnum):
         """Known from the manifest and feature name alone, before any record is seen."""
         return self <= Source.FEATURE_STATIC
 
+    @property
+    def per_record(self) -> bool:
+        """Differs from record to record, so it is compared as a column."""
+        return self >= Source.CONSENT
+
 
 @dataclass(frozen=True, slots=True)
 class Subject:

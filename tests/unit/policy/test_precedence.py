@@ -261,3 +261,40 @@ def test_precedence_is_the_maximum_over_matching_rules(
             if (state.gpc if on_gpc else state.limit_spi) is value
         ]
         assert code == max(matching, default=0)
+
+
+def test_records_with_more_than_64_distinct_hits(
+    bundle_of: Any, geo: Manifest, contextual: Manifest
+) -> None:
+    bundle = bundle_of(
+        """
+        - id: EXTRA
+          title: undeclared features are flagged
+          cite: c
+          severity: low
+          scope: feature
+          when: {feature.declared: {eq: false}}
+          action: flag
+        """
+    )
+    many = {f"f{i:03d}": i for i in range(70)}
+    some = {f"f{i:03d}": i for i in range(0, 70, 7)}
+    batch = make_batch(
+        [Row(geo, many), Row(contextual, some), Row(geo, {"lat": 38}), Row(geo, many)]
+    )
+    hits = bundle.compiled.decide(batch).hits
+    assert [h.feature for h in hits[0]] == sorted(many)
+    assert [h.feature for h in hits[1]] == sorted(some)
+    assert hits[2] == ()
+    assert hits[3] == hits[0]
+
+
+def test_empty_batches_and_batches_of_one_manifest(bundle_of: Any, geo: Manifest) -> None:
+    bundle = bundle_of(RULES[0])
+    empty = make_batch([])
+    decision = bundle.compiled.decide(empty)
+    assert (
+        decision.action.shape == (0,) and list(decision.hits) == [] and list(decision.edits) == []
+    )
+    one = make_batch([Row(geo, consent=ConsentState(opt_out_sale_share=True))])
+    assert bundle.compiled.decide(one).action.tolist() == [int(ActionCode.BLOCK)]
