@@ -86,6 +86,18 @@ outputs:
 
 RULE_FILE = "rules.yaml"
 
+OPT_OUT_RULE = """\
+- id: OPT-OUT
+  title: opted out
+  cite: c
+  severity: critical
+  when:
+    all:
+      - transformation.purpose: {in: $ads_cross_context}
+      - consent.opt_out_sale_share: {eq: true}
+  action: block
+"""
+
 
 def rules_yaml(body: str, name: str = "test-rules") -> str:
     """A policy file from the indented YAML of its rules list."""

@@ -7,19 +7,11 @@ from pathlib import Path
 
 from interceptor.policy import run_policy_tests
 from tests.unit.policy.conftest import BundleFactory
-from tests.unit.policy.helpers import GEO, rules_yaml
+from tests.unit.policy.helpers import GEO, OPT_OUT_RULE, rules_yaml
 
 RULES = rules_yaml(
-    """
-- id: OPT-OUT
-  title: opted out
-  cite: c
-  severity: critical
-  when:
-    all:
-      - transformation.purpose: {in: $ads_cross_context}
-      - consent.opt_out_sale_share: {eq: true}
-  action: block
+    OPT_OUT_RULE
+    + """
 - id: GEO
   title: coarsen precise geo
   cite: c

@@ -14,20 +14,18 @@ from interceptor.consent import ConsentState
 from interceptor.manifests import Manifest, parse_manifest
 from interceptor.policy import ActionCode, BatchDecision, load_bundle
 from tests.unit.policy.conftest import BundleFactory
-from tests.unit.policy.helpers import CONTEXTUAL, GEO, VOCABULARY, Row, make_batch, rules_yaml
+from tests.unit.policy.helpers import (
+    CONTEXTUAL,
+    GEO,
+    OPT_OUT_RULE,
+    VOCABULARY,
+    Row,
+    make_batch,
+    rules_yaml,
+)
 
 RULES = [
-    """
-- id: OPT-OUT
-  title: opted out
-  cite: c
-  severity: critical
-  when:
-    all:
-      - transformation.purpose: {in: $ads_cross_context}
-      - consent.opt_out_sale_share: {eq: true}
-  action: block
-""",
+    OPT_OUT_RULE,
     """
 - id: CONTEXTUAL
   title: session-only carve-out

@@ -9,9 +9,11 @@ import pytest
 from interceptor.manifests import Manifest, parse_manifest
 from interceptor.policy import PolicyBundle
 from interceptor.policy.vocabulary import check_manifest_vocabulary, undisclosed_categories
-from tests.unit.policy.helpers import GEO
+from tests.unit.policy.helpers import GEO, OPT_OUT_RULE
 
-RULES = """
+RULES = (
+    OPT_OUT_RULE
+    + """
 - id: SPI-INPUTS
   title: precise location read for third-party ads
   cite: c
@@ -29,15 +31,6 @@ RULES = """
   scope: transformation
   when: {transformation.undisclosed_categories: {exists: true}}
   action: flag
-- id: OPT-OUT
-  title: opted out
-  cite: c
-  severity: critical
-  when:
-    all:
-      - transformation.purpose: {in: $ads_cross_context}
-      - consent.opt_out_sale_share: {eq: true}
-  action: block
 - id: ZIP
   title: zip3 is generalized
   cite: c
@@ -64,6 +57,7 @@ RULES = """
   action: allow
   exempts: [UNDISCLOSED]
 """
+)
 
 
 @pytest.fixture
