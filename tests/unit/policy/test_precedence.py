@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from interceptor.consent import ConsentState
 from interceptor.manifests import Manifest, parse_manifest
 from interceptor.policy import ActionCode, BatchDecision, load_bundle
+from interceptor.scalars import Scalar
 from tests.unit.policy.conftest import BundleFactory
 from tests.unit.policy.helpers import (
     CONTEXTUAL,
@@ -275,8 +276,8 @@ def test_records_with_more_than_64_distinct_hits(
           action: flag
         """
     )
-    many = {f"f{i:03d}": i for i in range(70)}
-    some = {f"f{i:03d}": i for i in range(0, 70, 7)}
+    many: dict[str, Scalar] = {f"f{i:03d}": i for i in range(70)}
+    some: dict[str, Scalar] = {f"f{i:03d}": i for i in range(0, 70, 7)}
     batch = make_batch(
         [Row(geo, many), Row(contextual, some), Row(geo, {"lat": 38}), Row(geo, many)]
     )
