@@ -156,3 +156,29 @@ def test_state_topic_is_loaded_before_the_first_batch(
         produce(settings.topics.consent, [(b"late", b"{}")])
         wait_for(lambda: pipeline.consent_entities == 1501, 10, "a consent update while running")
     assert seen[0] == 1500
+
+
+def test_exactly_once_commits_outputs_and_offsets_together(
+    settings_factory: Callable[..., Settings],
+    create_topics: Callable[[Settings], None],
+    produce: Callable[..., None],
+    read: Callable[..., list[ReadRecord]],
+    unique: Callable[[str], str],
+) -> None:
+    settings = settings_factory(
+        processing={"guarantee": "exactly-once", "batch_size": 100},
+        kafka={"transactional_id": unique("txn")},
+    )
+    create_topics(settings)
+    n = 450
+    produce(settings.topics.inputs[0], _inputs(n))
+    runner = Runner(settings, StandInPipeline(), make_metrics(CollectorRegistry()))
+    with running(runner):
+        wait_for(lambda: runner.progress().records_in >= n, 30, "all records processed")
+        wait_for(lambda: runner.progress().commits >= 1, 10, "a transaction")
+    t = settings.topics
+    outputs = read([t.clean, t.deadletter], n + 1, timeout_s=3)  # read_committed
+    assert len(outputs) == n
+    assert set(_sources(outputs).values()) == {1}
+    by_partition = Counter(src[1] for src in _sources(outputs))
+    assert _committed(settings, 3) == {p: by_partition[p] for p in range(3)}
