@@ -333,6 +333,12 @@ class Pipeline:
         outcome = self._watcher.poll()
         if outcome is None:
             return None
+        if (
+            outcome.accepted
+            and outcome.bundle is not None
+            and outcome.bundle.hash == self.policy_hash
+        ):
+            return None  # the same content (e.g. the watcher's first look): nothing to swap
         if outcome.accepted and outcome.bundle is not None:
             previous = self.policy_hash
             self._bundle = outcome.bundle
