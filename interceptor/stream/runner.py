@@ -31,7 +31,7 @@ from interceptor.metrics import Metrics, parse_consumer_lag
 from interceptor.stream.admin import BrokerUnavailableError, ensure_topics, wait_until_ready
 from interceptor.stream.clients import admin_config, consumer_config
 from interceptor.stream.commits import CommitTracker, TopicPartitionKey
-from interceptor.stream.convert import source_record
+from interceptor.stream.convert import source_batch
 from interceptor.stream.protocols import PipelineLike
 from interceptor.stream.sink import OutputSink
 from interceptor.stream.state import StateLoadTimeoutError, StateTopicReader
@@ -254,21 +254,7 @@ class Runner:
     def _records(
         self, messages: list[Message]
     ) -> tuple[list[SourceRecord], dict[TopicPartitionKey, list[int]]]:
-        records: list[SourceRecord] = []
-        by_partition: dict[TopicPartitionKey, list[int]] = {}
-        for message in messages:
-            error = message.error()
-            if error is not None:
-                self._consumer_error(error, message)
-                continue
-            record = source_record(message)
-            records.append(record)
-            tp = (record.topic, record.partition)
-            offsets = by_partition.get(tp)
-            if offsets is None:
-                offsets = by_partition[tp] = []
-            offsets.append(record.offset)
-        return records, by_partition
+        return source_batch(messages, self._consumer_error)
 
     def _process(
         self,
