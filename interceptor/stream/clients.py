@@ -7,6 +7,7 @@ read_committed) are fixed here and cannot be overridden from ``kafka.client``; e
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -28,6 +29,8 @@ __all__ = [
 #: Kafka). ``kafka.client: {partition.assignment.strategy: range}`` switches back to eager.
 ASSIGNMENT_STRATEGY: Final = "cooperative-sticky"
 
+_LIBRDKAFKA_LOG: Final = logging.getLogger("librdkafka")
+
 _PRODUCER_TUNING: Final[dict[str, Any]] = {
     "linger.ms": 5,
     "batch.size": 1_000_000,
@@ -38,8 +41,15 @@ _PRODUCER_TUNING: Final[dict[str, Any]] = {
 
 
 def base_config(settings: Settings) -> dict[str, Any]:
-    """Bootstrap, security and the free-form client settings shared by every client."""
-    config: dict[str, Any] = {"bootstrap.servers": settings.kafka.bootstrap_servers}
+    """Bootstrap, security and the free-form client settings shared by every client.
+
+    librdkafka's own log lines go to the ``librdkafka`` Python logger instead of stderr, so they
+    follow the process's logging setup (and do not tear through a live progress display).
+    """
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka.bootstrap_servers,
+        "logger": _LIBRDKAFKA_LOG,
+    }
     config.update({k: v.get_secret_value() for k, v in settings.kafka.security.items()})
     return config
 
