@@ -184,7 +184,7 @@ class Runner:
                 self.health.set("state_loaded", False, f"reading {reader.topic}")
                 self.health.beat()
                 try:
-                    self._send_side(reader.load(timeout, lambda: self.stopping))
+                    self._send_side(reader.load(timeout, self._loading_should_stop))
                 except StateLoadTimeoutError as exc:
                     log.error("%s; still trying", exc)
         if self.stopping:
@@ -192,6 +192,11 @@ class Runner:
         self.health.set("state_loaded", True)
         self._refresh_gauges()
         return True
+
+    def _loading_should_stop(self) -> bool:
+        """Called between reads of a state topic: loading a big topic is the loop being alive."""
+        self.health.beat()
+        return self.stopping
 
     def _reader(
         self, topic: str, handler: Callable[[SourceRecord], list[OutputRecord]]
