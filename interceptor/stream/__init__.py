@@ -9,6 +9,7 @@ from interceptor.stream.admin import (
 )
 from interceptor.stream.commits import CommitTracker
 from interceptor.stream.runner import Runner, RunnerError, RunnerProgress
+from interceptor.stream.settle import SettleError, Settler
 from interceptor.stream.state import StateLoadTimeoutError, StateTopicReader
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "Runner",
     "RunnerError",
     "RunnerProgress",
+    "SettleError",
+    "Settler",
     "StateLoadTimeoutError",
     "StateTopicReader",
     "TopicSpec",

@@ -1,14 +1,11 @@
 """The consume → decide → produce → acknowledge → commit loop.
 
-Protocol (at-least-once, the default): each batch's outputs are produced, then the producer is
-flushed until every delivery is settled; only then are the batch's offsets committed, per partition
-up to the first input with an undelivered output. When an output fails, its partition is sought
-back to that input and consumed again, so a failure becomes a duplicate, never a loss. With
-``processing.guarantee: exactly-once`` the outputs and the offsets go into one Kafka transaction
-per batch instead, and a failed transaction is aborted and its inputs consumed again.
-
-State topics (consent, transformation registry) are read whole before the first batch and polled
-between batches, so a record is always decided with the consent state known when it was read.
+One thread does everything, in this order per iteration: apply new state-topic messages and policy
+reloads, consume a batch, decide it with the pipeline, produce the outputs, and make the batch
+durable (:mod:`interceptor.stream.settle`: acknowledgements before commits at-least-once, one
+transaction per batch exactly-once). State topics (consent, transformation registry) are read
+whole before the first batch, so a record is always decided with the consent state known when it
+was read. Rebalances settle and commit synchronously for the partitions that leave.
 """
 
 from __future__ import annotations
@@ -30,9 +27,10 @@ from interceptor.health import HealthState
 from interceptor.metrics import Metrics, parse_consumer_lag
 from interceptor.stream.admin import BrokerUnavailableError, ensure_topics, wait_until_ready
 from interceptor.stream.clients import admin_config, consumer_config
-from interceptor.stream.commits import CommitTracker, TopicPartitionKey
+from interceptor.stream.commits import TopicPartitionKey
 from interceptor.stream.convert import source_batch
 from interceptor.stream.protocols import PipelineLike
+from interceptor.stream.settle import SettleError, Settler
 from interceptor.stream.sink import OutputSink
 from interceptor.stream.state import StateLoadTimeoutError, StateTopicReader
 
@@ -93,13 +91,10 @@ class Runner:
         self._external_stop: threading.Event | None = None
         self._exactly_once = settings.processing.guarantee == "exactly-once"
         self._inputs = frozenset(settings.topics.inputs)
-        self._tracker = CommitTracker()
         self._consumer: Consumer | None = None
         self._sink: OutputSink | None = None
+        self._settler: Settler | None = None
         self._readers: list[StateTopicReader] = []
-        self._side: list[OutputRecord] = []  # state/policy outputs sent but not yet settled
-        self._batch_first: dict[TopicPartitionKey, int] = {}
-        self._last_commit = 0.0
         self._next_policy_poll = 0.0
         self._broker_ok: bool | None = None  # unknown until the first contact
         self._next_broker_check = 0.0
@@ -121,9 +116,13 @@ class Runner:
         return self._stop.is_set() or (ext is not None and ext.is_set())
 
     def progress(self) -> RunnerProgress:
+        rewinds = self._settler.rewinds if self._settler is not None else 0
         with self._progress_lock:
             return replace(
-                self._progress, outputs=dict(self._outputs), decisions=dict(self._decisions)
+                self._progress,
+                outputs=dict(self._outputs),
+                decisions=dict(self._decisions),
+                rewinds=rewinds,
             )
 
     def _bump(self, **changes: Any) -> None:
@@ -144,12 +143,22 @@ class Runner:
                 self.settings, transactional=self._exactly_once, on_error=self._client_error
             )
             self._sink.init()
-            self._send_side(self.pipeline.startup())
+            self._settler = Settler(
+                self._sink,
+                exactly_once=self._exactly_once,
+                commit_interval_s=self.settings.processing.commit_interval_ms / 1000,
+                on_waiting=self._waiting,
+                on_committed=self._committed,
+                on_error=self._client_error,
+            )
+            self._settler.send_side(self.pipeline.startup())
             if not self._load_state():
                 return
-            self._settle([])
+            self._settler.settle([])
             self._subscribe()
             self._loop()
+        except SettleError as exc:
+            raise RunnerError(str(exc)) from exc
         finally:
             self._shutdown()
 
@@ -184,7 +193,8 @@ class Runner:
                 self.health.set("state_loaded", False, f"reading {reader.topic}")
                 self.health.beat()
                 try:
-                    self._send_side(reader.load(timeout, self._loading_should_stop))
+                    outputs = reader.load(timeout, self._loading_should_stop)
+                    self._side(outputs)
                 except StateLoadTimeoutError as exc:
                     log.error("%s; still trying", exc)
         if self.stopping:
@@ -217,15 +227,21 @@ class Runner:
             self.metrics.deletions.inc(deletions)
         return outputs
 
+    def _side(self, outputs: list[OutputRecord]) -> None:
+        assert self._settler is not None
+        self._settler.send_side(outputs)
+
     def _subscribe(self) -> None:
+        assert self._settler is not None
         self._consumer = Consumer(
             consumer_config(
                 self.settings,
                 stats_cb=self._stats,
                 error_cb=self._client_error,
             )
-            | {"on_commit": self._committed_cb}
+            | {"on_commit": self._settler.on_commit}
         )
+        self._settler.consumer = self._consumer
         self.health.set("group_joined", False, "joining the consumer group")
         self._consumer.subscribe(
             list(self.settings.topics.inputs),
@@ -235,7 +251,8 @@ class Runner:
         )
 
     def _loop(self) -> None:
-        assert self._consumer is not None
+        assert self._consumer is not None and self._settler is not None
+        settler = self._settler
         size = self.settings.processing.batch_size
         wait_s = self.settings.processing.batch_timeout_ms / 1000
         consume = self._consumer.consume
@@ -249,10 +266,10 @@ class Runner:
                 raise RunnerError(f"fatal Kafka client error: {self._fatal}")
             if records:
                 self._process(records, by_partition, consumed_at)
-            elif self._side:
-                self._settle([])
+            elif settler.has_side:
+                settler.settle([])
             else:
-                self._maybe_commit()
+                settler.commit()
             if not self._broker_ok:
                 self._recheck_broker()
 
@@ -267,18 +284,17 @@ class Runner:
         by_partition: dict[TopicPartitionKey, list[int]],
         consumed_at: float,
     ) -> None:
-        assert self._sink is not None
+        assert self._sink is not None and self._settler is not None
         started = time.perf_counter()
         wall_consumed_at = time.time() - (time.monotonic() - consumed_at)
         if not self._broker_ok:
             self._set_broker(True)
-        self._batch_first = {tp: offsets[0] for tp, offsets in by_partition.items()}
+        self._settler.begin_batch(by_partition)
         for tp, offsets in by_partition.items():
-            self._tracker.add_many(tp, offsets)
             self.metrics.records_consumed.labels(topic=tp[0]).inc(len(offsets))
         result = self.pipeline.process(records, now=time.time())
         self._sink.send(result.outputs)
-        settled = self._settle(list(by_partition))
+        settled = self._settler.settle(list(by_partition))
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         if settled:
             self.metrics.record_latency.observe(time.monotonic() - consumed_at, len(records))
@@ -299,77 +315,7 @@ class Runner:
                 last_batch_at=time.time(),
             )
 
-    # ---- settling: acknowledgements, commits, rewinds -----------------------------------------
-
-    def _settle(self, partitions: list[TopicPartitionKey]) -> bool:
-        """Make this batch durable; return whether it was (else it will be consumed again)."""
-        if self._exactly_once:
-            return self._settle_transaction(partitions)
-        assert self._sink is not None
-        left = self._sink.wait(float("inf"), on_waiting=self._waiting)
-        failures = self._sink.take_failures()
-        side_failed = False
-        for failure in failures:
-            src = failure.source
-            if src is not None and src[0] in self._batch_first:
-                self._tracker.fail(*src)
-            else:
-                side_failed = True
-        if left:
-            for tp in partitions:
-                self._tracker.fail_partition(tp)
-        else:
-            self._tracker.ack_all()
-        side, self._side = self._side, []
-        if side_failed or left:
-            self._resend_side(side)
-        self._maybe_commit(force=bool(failures) or left > 0)
-        if self._tracker.has_failures:
-            self._rewind(self._tracker.rewind())
-            return False
-        return left == 0 and not failures
-
-    def _settle_transaction(self, partitions: list[TopicPartitionKey]) -> bool:
-        sink = self._sink
-        assert sink is not None
-        if not sink.in_transaction:
-            return True
-        self._tracker.ack_all()
-        offsets = self._tracker.committable(partitions)
-        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-        try:
-            consumer = self._consumer
-            metadata = consumer.consumer_group_metadata() if tps and consumer is not None else None
-            sink.commit_transaction(tps if metadata is not None else [], metadata)
-        except KafkaException as exc:
-            error = exc.args[0]
-            self._client_error(error)
-            if isinstance(error, KafkaError) and error.fatal():
-                raise RunnerError(f"fatal transaction error: {error}") from exc
-            log.warning("transaction failed, aborting and consuming the batch again: %s", error)
-            try:
-                sink.abort_transaction()
-            except KafkaException as abort_exc:
-                raise RunnerError(f"cannot abort the transaction: {abort_exc}") from abort_exc
-            self._rewind({tp: self._batch_first[tp] for tp in partitions})
-            side, self._side = self._side, []
-            self._resend_side(side)
-            return False
-        self._side = []
-        self._tracker.committed(offsets)
-        self._commit_done()
-        return True
-
-    def _resend_side(self, side: list[OutputRecord]) -> None:
-        if side:
-            log.warning("re-sending %d state/policy outputs after a failed delivery", len(side))
-            self._send_side(side)
-
-    def _send_side(self, outputs: list[OutputRecord]) -> None:
-        if outputs:
-            assert self._sink is not None
-            self._sink.send(outputs)
-            self._side.extend(outputs)
+    # ---- settling (see settle.py) --------------------------------------------------------------
 
     def _waiting(self, outstanding: int) -> bool:
         """Called while acknowledgements are late: the loop lives, the instance is not ready."""
@@ -381,57 +327,7 @@ class Runner:
             self._stop_waiting_since = time.monotonic()
         return time.monotonic() - self._stop_waiting_since < _SHUTDOWN_GRACE_S
 
-    def _rewind(self, seeks: dict[TopicPartitionKey, int]) -> None:
-        assert self._consumer is not None or not seeks
-        for (topic, partition), offset in seeks.items():
-            self._tracker.reset((topic, partition), offset)
-            try:
-                assert self._consumer is not None
-                self._consumer.seek(TopicPartition(topic, partition, offset))
-            except KafkaException as exc:  # revoked meanwhile: the new owner resumes from commit
-                log.warning("cannot seek %s[%d] to %d: %s", topic, partition, offset, exc)
-            log.warning("consuming %s[%d] again from offset %d", topic, partition, offset)
-        if seeks:
-            with self._progress_lock:
-                self._progress = replace(self._progress, rewinds=self._progress.rewinds + 1)
-
-    def _maybe_commit(self, *, force: bool = False, sync: bool = False) -> None:
-        if self._exactly_once or self._consumer is None:
-            return
-        interval = self.settings.processing.commit_interval_ms / 1000
-        if not force and not sync and time.monotonic() - self._last_commit < interval:
-            return
-        offsets = self._tracker.committable()
-        if not offsets:
-            return
-        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-        try:
-            if sync:
-                result = self._consumer.commit(offsets=tps, asynchronous=False)
-                done = {
-                    (tp.topic, tp.partition): tp.offset for tp in result or [] if tp.error is None
-                }
-                self._tracker.committed(done)
-                self._commit_done()
-            else:
-                self._consumer.commit(offsets=tps, asynchronous=True)
-                self._tracker.committed(offsets)
-        except KafkaException as exc:
-            self._client_error(exc.args[0])
-            log.warning("offset commit failed (will retry): %s", exc)
-            self._tracker.commit_failed(offsets)
-        self._last_commit = time.monotonic()
-
-    def _committed_cb(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        failed = [(tp.topic, tp.partition) for tp in partitions if tp.error is not None]
-        if error is not None or failed:
-            if error is not None:
-                self._client_error(error)
-            self._tracker.commit_failed(failed or [(tp.topic, tp.partition) for tp in partitions])
-            return
-        self._commit_done()
-
-    def _commit_done(self) -> None:
+    def _committed(self) -> None:
         self.metrics.last_commit.set(time.time())
         with self._progress_lock:
             self._progress = replace(self._progress, commits=self._progress.commits + 1)
@@ -441,7 +337,7 @@ class Runner:
     def _between_batches(self) -> None:
         for reader in self._readers:
             applied = reader.applied
-            self._send_side(reader.poll())
+            self._side(reader.poll())
             if reader.applied != applied:
                 self._refresh_gauges()
         now = time.monotonic()
@@ -456,7 +352,7 @@ class Runner:
         self.metrics.policy_reloads.labels(result=result).inc()
         self.metrics.set_policy(reload.policy_hash)
         self._bump(policy_hash=reload.policy_hash)
-        self._send_side(reload.outputs)
+        self._side(reload.outputs)
         self._refresh_gauges()
 
     def _refresh_gauges(self) -> None:
@@ -475,17 +371,16 @@ class Runner:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Settle and commit synchronously what this instance did for the partitions it loses."""
         keys = [(p.topic, p.partition) for p in partitions]
-        if self._sink is not None and not self._exactly_once and self._tracker.has_pending:
-            self._settle(keys)
-        self._maybe_commit(sync=True)
-        self._tracker.revoke(keys)
+        if self._settler is not None:
+            self._settler.revoke(keys)
         if keys:
             log.info("revoked %s", ", ".join(f"{t}[{p}]" for t, p in keys))
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = [(p.topic, p.partition) for p in partitions]
         log.warning("partitions lost without revocation: %s", keys)
-        self._tracker.revoke(keys)
+        if self._settler is not None:
+            self._settler.lost(keys)
 
     # ---- errors, broker health, statistics -----------------------------------------------------
 
@@ -536,9 +431,8 @@ class Runner:
 
     def _shutdown(self) -> None:
         try:
-            if self._sink is not None and (self._side or self._tracker.has_pending):
-                self._settle(self._tracker.partitions())
-            self._maybe_commit(sync=True)
+            if self._settler is not None:
+                self._settler.finish()
         except Exception:
             log.exception("could not settle the last batch; it will be consumed again")
         if self._consumer is not None:

@@ -1,0 +1,208 @@
+"""Making a batch durable before its offsets count as processed.
+
+At-least-once: after a batch's outputs are produced, the producer is flushed until every delivery
+is settled; offsets are then committed per partition up to the first input with an undelivered
+output, and that partition is sought back to it, so a failed output becomes a duplicate, never a
+loss. Exactly-once: the outputs and the offsets are committed in one Kafka transaction; a failed
+transaction is aborted and the batch consumed again.
+
+Outputs that belong to no input (state-topic tombstones and audit events, policy reload events)
+are "side" outputs: they travel with the next batch and are re-sent if their delivery fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from interceptor.envelope import OutputRecord
+from interceptor.errors import InterceptorError
+from interceptor.stream.commits import CommitTracker, TopicPartitionKey
+from interceptor.stream.sink import OutputSink
+
+__all__ = ["SettleError", "Settler"]
+
+log = logging.getLogger(__name__)
+
+
+class SettleError(InterceptorError, RuntimeError):
+    """A transaction failed in a way only a restart can fix; nothing uncommitted is lost."""
+
+
+class Settler:
+    """Owns the commit tracker and decides, batch by batch, what is durable."""
+
+    def __init__(
+        self,
+        sink: OutputSink,
+        *,
+        exactly_once: bool,
+        commit_interval_s: float,
+        on_waiting: Callable[[int], bool],
+        on_committed: Callable[[], None],
+        on_error: Callable[[KafkaError], None],
+    ) -> None:
+        self.sink = sink
+        self.exactly_once = exactly_once
+        self.consumer: Consumer | None = None  # set once subscribed; commits and seeks need it
+        self.tracker = CommitTracker()
+        self.rewinds = 0
+        self._interval = commit_interval_s
+        self._on_waiting = on_waiting
+        self._on_committed = on_committed
+        self._on_error = on_error
+        self._side: list[OutputRecord] = []
+        self._batch_first: dict[TopicPartitionKey, int] = {}
+        self._last_commit = 0.0
+
+    @property
+    def has_side(self) -> bool:
+        return bool(self._side)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._side) or self.tracker.has_pending
+
+    def send_side(self, outputs: list[OutputRecord]) -> None:
+        """Produce outputs that belong to no input; they are settled with the next batch."""
+        if outputs:
+            self.sink.send(outputs)
+            self._side.extend(outputs)
+
+    def begin_batch(self, by_partition: Mapping[TopicPartitionKey, list[int]]) -> None:
+        """Register a consumed batch (offsets in consumption order per partition)."""
+        self._batch_first = {tp: offsets[0] for tp, offsets in by_partition.items()}
+        for tp, offsets in by_partition.items():
+            self.tracker.add_many(tp, offsets)
+
+    def settle(self, partitions: list[TopicPartitionKey]) -> bool:
+        """Make the current batch durable; False means it will be consumed again."""
+        if self.exactly_once:
+            return self._settle_transaction(partitions)
+        left = self.sink.wait(float("inf"), on_waiting=self._on_waiting)
+        failures = self.sink.take_failures()
+        side_failed = False
+        for failure in failures:
+            src = failure.source
+            if src is not None and src[0] in self._batch_first:
+                self.tracker.fail(*src)
+            else:
+                side_failed = True
+        if left:  # gave up waiting (shutdown): nothing of this batch may be committed
+            for tp in partitions:
+                self.tracker.fail_partition(tp)
+        else:
+            self.tracker.ack_all()
+        side, self._side = self._side, []
+        if side_failed or left:
+            self._resend(side)
+        self.commit(force=bool(failures) or left > 0)
+        if self.tracker.has_failures:
+            self._rewind(self.tracker.rewind())
+            return False
+        return left == 0 and not failures
+
+    def _settle_transaction(self, partitions: list[TopicPartitionKey]) -> bool:
+        if not self.sink.in_transaction:
+            return True
+        self.tracker.ack_all()
+        offsets = self.tracker.committable(partitions)
+        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        consumer = self.consumer
+        try:
+            metadata = consumer.consumer_group_metadata() if tps and consumer is not None else None
+            self.sink.commit_transaction(tps if metadata is not None else [], metadata)
+        except KafkaException as exc:
+            error = exc.args[0]
+            self._on_error(error)
+            if isinstance(error, KafkaError) and error.fatal():
+                raise SettleError(f"fatal transaction error: {error}") from exc
+            log.warning("transaction failed, aborting and consuming the batch again: %s", error)
+            try:
+                self.sink.abort_transaction()
+            except KafkaException as abort_exc:
+                raise SettleError(f"cannot abort the transaction: {abort_exc}") from abort_exc
+            self._rewind({tp: self._batch_first[tp] for tp in partitions})
+            side, self._side = self._side, []
+            self._resend(side)
+            return False
+        self._side = []
+        self.tracker.committed(offsets)
+        self._on_committed()
+        return True
+
+    def _resend(self, side: list[OutputRecord]) -> None:
+        if side:
+            log.warning("re-sending %d state/policy outputs after a failed delivery", len(side))
+            self.send_side(side)
+
+    def _rewind(self, seeks: dict[TopicPartitionKey, int]) -> None:
+        for (topic, partition), offset in seeks.items():
+            self.tracker.reset((topic, partition), offset)
+            if self.consumer is None:
+                continue
+            try:
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:  # revoked meanwhile: the new owner resumes from commit
+                log.warning("cannot seek %s[%d] to %d: %s", topic, partition, offset, exc)
+            log.warning("consuming %s[%d] again from offset %d", topic, partition, offset)
+        if seeks:
+            self.rewinds += 1
+
+    def commit(self, *, force: bool = False, sync: bool = False) -> None:
+        """Commit what is safe (at-least-once; every ``commit_interval_ms`` unless forced)."""
+        if self.exactly_once or self.consumer is None:
+            return
+        if not force and not sync and time.monotonic() - self._last_commit < self._interval:
+            return
+        offsets = self.tracker.committable()
+        if not offsets:
+            return
+        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            if sync:
+                result = self.consumer.commit(offsets=tps, asynchronous=False)
+                done = {
+                    (tp.topic, tp.partition): tp.offset for tp in result or [] if tp.error is None
+                }
+                self.tracker.committed(done)
+                if done:
+                    self._on_committed()  # on_commit() is called for asynchronous commits only
+            else:
+                self.consumer.commit(offsets=tps, asynchronous=True)
+                self.tracker.committed(offsets)  # optimistic; on_commit() takes it back on failure
+        except KafkaException as exc:
+            self._on_error(exc.args[0])
+            log.warning("offset commit failed (will retry): %s", exc)
+            self.tracker.commit_failed(offsets)
+        self._last_commit = time.monotonic()
+
+    def on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """The consumer's ``on_commit`` callback (asynchronous commits)."""
+        failed = [(tp.topic, tp.partition) for tp in partitions if tp.error is not None]
+        if error is not None or failed:
+            if error is not None:
+                self._on_error(error)
+            self.tracker.commit_failed(failed or [(tp.topic, tp.partition) for tp in partitions])
+            return
+        self._on_committed()
+
+    def revoke(self, partitions: list[TopicPartitionKey]) -> None:
+        """Partitions are leaving: settle and commit synchronously, then forget them."""
+        if not self.exactly_once and self.tracker.has_pending:
+            self.settle(partitions)
+        self.commit(sync=True)
+        self.tracker.revoke(partitions)
+
+    def lost(self, partitions: list[TopicPartitionKey]) -> None:
+        """Partitions were taken without a revocation: nothing may be committed for them."""
+        self.tracker.revoke(partitions)
+
+    def finish(self) -> None:
+        """At shutdown: settle whatever is outstanding and commit synchronously."""
+        if self.has_pending:
+            self.settle(self.tracker.partitions())
+        self.commit(sync=True)
