@@ -7,8 +7,7 @@ jobs unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 __all__ = [
     "Destination",
@@ -36,9 +35,11 @@ HEADER_POLICY: Final = "interceptor-policy"
 HEADER_ERROR: Final = "interceptor-error"
 
 
-@dataclass(frozen=True, slots=True)
-class SourceRecord:
-    """One consumed message, exactly as the broker gave it."""
+class SourceRecord(NamedTuple):
+    """One consumed message, exactly as the broker gave it.
+
+    Named tuples rather than frozen dataclasses: as immutable, and several times cheaper to build,
+    which matters at one or two per record."""
 
     topic: str
     partition: int
@@ -49,8 +50,7 @@ class SourceRecord:
     timestamp_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OutputRecord:
+class OutputRecord(NamedTuple):
     """One message to produce; ``destination`` is mapped to a topic name by the stream layer."""
 
     destination: Destination

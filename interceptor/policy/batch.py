@@ -39,7 +39,10 @@ class ActionCode(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _LABELS[self]
+
+
+_LABELS: dict[int, str] = {code: code.name.lower() for code in ActionCode}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ was read. Rebalances settle and commit synchronously for the partitions that lea
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -154,6 +155,10 @@ class Runner:
             self._settler.send_side(self.pipeline.startup())
             if not self._load_state():
                 return
+            # What exists now (policy, manifests, consent state) lives as long as the process:
+            # keep it out of the cyclic collector's scans, which otherwise grow with the state
+            # and land on whichever record happens to allocate next.
+            gc.freeze()
             self._settler.settle([])
             self._subscribe()
             self._loop()

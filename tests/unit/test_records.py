@@ -6,8 +6,9 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from interceptor.records import DecodeFailure, FeatureRecord, decode_record
+from interceptor.records import DecodedRecord, DecodeFailure, FeatureRecord, decode_record
 
 GOOD = {
     "entity_id": "u-123",
@@ -21,10 +22,10 @@ GOOD = {
 
 def test_a_good_record_decodes_with_every_field() -> None:
     record = decode_record(orjson.dumps(GOOD))
-    assert isinstance(record, FeatureRecord)
+    assert isinstance(record, DecodedRecord)
     assert record.features == GOOD["features"]
     assert record.context["campaign_category"] == "none"
-    assert record.event_epoch() == pytest.approx(1796119200.0)
+    assert record.event_epoch == pytest.approx(1796119200.0)
 
 
 @pytest.mark.parametrize(
@@ -63,13 +64,13 @@ def test_oversize_records_are_refused_before_parsing() -> None:
     failure = decode_record(value, max_bytes=1000)
     assert isinstance(failure, DecodeFailure)
     assert failure.reason == "oversize"
-    assert isinstance(decode_record(value, max_bytes=len(value)), FeatureRecord)
+    assert isinstance(decode_record(value, max_bytes=len(value)), DecodedRecord)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_random_bytes_never_raise(value: bytes) -> None:
-    assert isinstance(decode_record(value), FeatureRecord | DecodeFailure)
+    assert isinstance(decode_record(value), DecodedRecord | DecodeFailure)
 
 
 @settings(max_examples=200, deadline=None)
@@ -89,4 +90,72 @@ def test_random_bytes_never_raise(value: bytes) -> None:
 )
 def test_random_json_never_raises(document: object) -> None:
     value = orjson.dumps(document)
-    assert isinstance(decode_record(value), FeatureRecord | DecodeFailure)
+    assert isinstance(decode_record(value), DecodedRecord | DecodeFailure)
+
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=4)
+)
+ODD = SCALARS | st.lists(SCALARS, max_size=2) | st.dictionaries(st.text(max_size=2), SCALARS)
+FLAT = st.dictionaries(st.text(max_size=3), SCALARS, max_size=3)
+VALID = st.fixed_dictionaries(
+    {
+        "entity_id": st.text(min_size=1, max_size=4),
+        "event_time": st.sampled_from(["2026-12-01T10:00:00Z", "2026-12-01T10:00:00.5+02:00"]),
+        "features": FLAT,
+    },
+    optional={
+        "transformation": st.text(min_size=1, max_size=3) | st.none(),
+        "version": st.text(max_size=2) | st.none(),
+        "context": FLAT,
+    },
+)
+FIELDS = st.sampled_from(
+    ["entity_id", "event_time", "transformation", "version", "features", "context", "extra"]
+)
+MUTATION = st.tuples(
+    FIELDS,
+    st.one_of(
+        st.just("<delete>"),
+        ODD,
+        st.sampled_from(["", "2026-12-01T10:00:00", "2026-12-01", "soon"]),
+    ),
+)
+
+
+@st.composite
+def near_records(draw: st.DrawFn) -> dict[str, object]:
+    """Valid records, about half of them with one or two fields broken."""
+    document: dict[str, object] = draw(VALID)
+    for field, value in draw(st.lists(MUTATION, max_size=2)):
+        if value == "<delete>":
+            document.pop(field, None)
+        else:
+            document[field] = value
+    return document
+
+
+@settings(max_examples=600, deadline=None)
+@given(near_records())
+def test_the_quick_path_agrees_with_the_schema(document: dict[str, object]) -> None:
+    """Whatever the hot path accepts, the pydantic schema accepts with the same values, and
+    whatever the schema refuses, the decoder refuses too."""
+    decoded = decode_record(orjson.dumps(document))
+    try:
+        model = FeatureRecord.model_validate(document)
+    except ValidationError:
+        assert isinstance(decoded, DecodeFailure)
+        return
+    assert isinstance(decoded, DecodedRecord)
+    assert (decoded.entity_id, decoded.event_time, decoded.features, decoded.context) == (
+        model.entity_id,
+        model.event_time,
+        model.features,
+        model.context,
+    )
+    assert (decoded.transformation, decoded.version) == (model.transformation, model.version)
+    assert decoded.event_epoch == model.event_epoch()
