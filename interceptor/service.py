@@ -34,11 +34,6 @@ def run_service(config: Path | None) -> int:
     except (ConfigError, SourceError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    if settings.audit.uses_dev_salt:
-        log.warning(
-            "audit.entity_salt is the built-in development salt: set "
-            "INTERCEPTOR_AUDIT__ENTITY_SALT to a secret before running on real data"
-        )
     registry = CollectorRegistry()
     metrics = make_metrics(registry)
     health = HealthState(liveness_timeout_s=settings.metrics.liveness_timeout_s)

@@ -60,6 +60,7 @@ def publish(
     while producer.flush(1.0) > 0:
         if time.monotonic() > deadline:
             raise PublishError(f"{topic}: messages still unacknowledged after 60 s")
+    producer.close()
     if failures:
         raise PublishError(f"{len(failures)} messages to {topic} failed, first: {failures[0]}")
     if progress is not None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from interceptor.envelope import HEADER_SRC_OFFSET, HEADER_SRC_PARTITION, HEADER_SRC_TOPIC
 from interceptor.stream.convert import source_record
@@ -50,7 +50,6 @@ def census(
         {
             **config,
             "group.id": f"interceptor-census-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
         }
@@ -58,7 +57,17 @@ def census(
     result = OutputCensus()
     seen = 0
     try:
-        consumer.subscribe(list(topics))
+        # Assign every partition directly: a group join costs seconds and nothing is committed.
+        # Metadata for all topics, never for one by name (some brokers create it on the spot).
+        metadata = consumer.list_topics(timeout=10)
+        consumer.assign(
+            [
+                TopicPartition(topic, partition, OFFSET_BEGINNING)
+                for topic in topics
+                if topic in metadata.topics
+                for partition in metadata.topics[topic].partitions
+            ]
+        )
         deadline = time.monotonic() + timeout_s
         last_new = time.monotonic()
         while time.monotonic() < deadline:

@@ -198,4 +198,8 @@ class OutputSink:
                 self.abort_transaction(timeout_s)
             except Exception:  # closing anyway: uncommitted outputs are redone after restart
                 log.exception("could not abort the open transaction")
-        return int(self._producer.flush(timeout_s))
+        left = int(self._producer.flush(timeout_s))
+        # Release the client now: a producer left to the garbage collector keeps reconnecting
+        # (and logging) after its broker is gone.
+        self._producer.close()
+        return left
