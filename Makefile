@@ -39,6 +39,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix interceptor tests bench
 
 bench: $(STAMP)
+	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/throughput.py
 
 clean:
