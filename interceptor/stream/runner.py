@@ -297,8 +297,12 @@ class Runner:
         self._settler.begin_batch(by_partition)
         for tp, offsets in by_partition.items():
             self.metrics.records_consumed.labels(topic=tp[0]).inc(len(offsets))
-        result = self.pipeline.process(records, now=time.time())
-        self._sink.send(result.outputs)
+        try:
+            result = self.pipeline.process(records, now=time.time())
+            self._sink.send(result.outputs)
+        except BaseException:
+            self._settler.abandon(by_partition)  # a shutdown must not commit this batch
+            raise
         settled = self._settler.settle(list(by_partition))
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         if settled:

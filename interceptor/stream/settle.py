@@ -78,6 +78,12 @@ class Settler:
         for tp, offsets in by_partition.items():
             self.tracker.add_many(tp, offsets)
 
+    def abandon(self, by_partition: Mapping[TopicPartitionKey, list[int]]) -> None:
+        """The batch could not be decided or sent: nothing from its first offset on may be
+        committed, whatever happens to the outputs already handed to the producer."""
+        for tp, offsets in by_partition.items():
+            self.tracker.fail(tp, offsets[0])
+
     def settle(self, partitions: list[TopicPartitionKey]) -> bool:
         """Make the current batch durable; False means it will be consumed again."""
         if self.exactly_once:
@@ -108,6 +114,14 @@ class Settler:
     def _settle_transaction(self, partitions: list[TopicPartitionKey]) -> bool:
         if not self.sink.in_transaction:
             return True
+        refused = self.sink.take_failures()
+        if refused:  # the producer refused an output locally: committing would lose its input
+            log.warning(
+                "%d outputs refused (first: %s); aborting the transaction",
+                len(refused),
+                refused[0].error,
+            )
+            return self._abort(partitions)
         self.tracker.ack_all()
         offsets = self.tracker.committable(partitions)
         tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
@@ -121,18 +135,22 @@ class Settler:
             if isinstance(error, KafkaError) and error.fatal():
                 raise SettleError(f"fatal transaction error: {error}") from exc
             log.warning("transaction failed, aborting and consuming the batch again: %s", error)
-            try:
-                self.sink.abort_transaction()
-            except KafkaException as abort_exc:
-                raise SettleError(f"cannot abort the transaction: {abort_exc}") from abort_exc
-            self._rewind({tp: self._batch_first[tp] for tp in partitions})
-            side, self._side = self._side, []
-            self._resend(side)
-            return False
+            return self._abort(partitions)
         self._side = []
         self.tracker.committed(offsets)
         self._on_committed()
         return True
+
+    def _abort(self, partitions: list[TopicPartitionKey]) -> bool:
+        """Abort the open transaction and consume the batch again from its first offsets."""
+        try:
+            self.sink.abort_transaction()
+        except KafkaException as abort_exc:
+            raise SettleError(f"cannot abort the transaction: {abort_exc}") from abort_exc
+        self._rewind({tp: self._batch_first[tp] for tp in partitions if tp in self._batch_first})
+        side, self._side = self._side, []
+        self._resend(side)
+        return False
 
     def _resend(self, side: list[OutputRecord]) -> None:
         if side:
