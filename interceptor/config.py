@@ -30,6 +30,7 @@ from pydantic_settings import (
 )
 
 from interceptor.errors import ConfigError
+from interceptor.records import DEFAULT_MAX_RECORD_BYTES
 
 __all__ = [
     "DEV_ENTITY_SALT",
@@ -145,7 +146,7 @@ class ProcessingSettings(BaseModel):
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
     batch_timeout_ms: Annotated[int, Field(ge=0)] = 100
     on_unregistered: OnUnregistered = "block"
-    max_record_bytes: Annotated[int, Field(ge=1)] = 1_048_576
+    max_record_bytes: Annotated[int, Field(ge=1)] = DEFAULT_MAX_RECORD_BYTES
     commit_interval_ms: Annotated[int, Field(ge=0)] = 0
     state_load_timeout_ms: Annotated[int, Field(ge=100)] = 120_000
 

@@ -28,7 +28,10 @@ __all__ = [
     "decode_record",
 ]
 
-DEFAULT_MAX_RECORD_BYTES: Final = 1_048_576
+#: Below the 1,000,000-byte message limit of librdkafka's and Kafka's defaults, with room for the
+#: headers an output adds: a record we accept must also fit through as an output, or its
+#: partition would retry it forever.
+DEFAULT_MAX_RECORD_BYTES: Final = 900_000
 
 ReasonCode = Literal[
     "empty_value",

@@ -133,6 +133,8 @@ def producer_config(
     config = _with_client_extras(settings, {**base_config(settings), **_PRODUCER_TUNING})
     config.pop("partition.assignment.strategy", None)
     config.update({"enable.idempotence": True, "acks": "all", "delivery.report.only.error": True})
+    # Room for the largest accepted record plus the headers its output carries.
+    config.setdefault("message.max.bytes", settings.processing.max_record_bytes + 100_000)
     if transactional:
         config["transactional.id"] = transactional_id(settings)
     if error_cb is not None:

@@ -44,7 +44,7 @@ def test_defaults_match_the_design() -> None:
     assert s.processing.guarantee == "at-least-once"
     assert (s.processing.batch_size, s.processing.batch_timeout_ms) == (5000, 100)
     assert s.processing.on_unregistered == "block"
-    assert s.processing.max_record_bytes == 1048576
+    assert s.processing.max_record_bytes == 900_000
     assert s.policies.path == Path("policies") and s.policies.reload
     assert s.policies.reload_interval_ms == 1000
     assert s.manifests.path == Path("examples/transformations")
