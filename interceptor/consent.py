@@ -7,16 +7,22 @@ returns columns (numpy arrays), because the policy engine evaluates a whole batc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["ConsentColumns", "ConsentState", "ConsentStore", "ConsentUpdate"]
+__all__ = [
+    "UNREADABLE_STATE",
+    "ConsentColumns",
+    "ConsentState",
+    "ConsentStore",
+    "ConsentUpdate",
+]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -29,9 +35,13 @@ def _aware(value: str) -> str:
 
 
 class ConsentState(BaseModel):
-    """What the consumer told us (or what the law presumes): the value on ``privacy.consent``."""
+    """What the consumer told us (or what the law presumes): the value on ``privacy.consent``.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    Unknown fields are ignored, not refused: a producer that adds a field must not make every
+    consent message it sends unreadable. Known fields are strictly typed.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
     opt_out_sale_share: bool = False
     gpc: bool = False
@@ -40,6 +50,10 @@ class ConsentState(BaseModel):
     minor_opt_in: bool = False
     deleted: bool = False
     updated_at: Annotated[str, AfterValidator(_aware)] | None = None
+
+
+#: What an unreadable consent message means: the most restrictive choices short of deletion.
+UNREADABLE_STATE: Final = ConsentState(opt_out_sale_share=True, gpc=True, limit_spi=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +110,7 @@ class ConsentStore:
 
     def __init__(self) -> None:
         self._states: dict[str, ConsentState] = {}
+        self._deleted: set[str] = set()  # only grows: nothing undoes a deletion
 
     def __len__(self) -> int:
         return len(self._states)
@@ -103,21 +118,32 @@ class ConsentStore:
     def get(self, entity_id: str) -> ConsentState | None:
         return self._states.get(entity_id)
 
+    def is_deleted(self, entity_id: str) -> bool:
+        return entity_id in self._deleted
+
     def put(self, entity_id: str, state: ConsentState | None) -> ConsentUpdate:
-        """Set (or, with ``None``, forget) one entity's state."""
-        before = self._states.get(entity_id)
+        """Set (or, with ``None``, forget) one entity's state.
+
+        A deleted entity stays deleted in this process whatever comes later (a tombstone, a state
+        with ``deleted: false``): DESIGN section 3 blocks it "from then on".
+        """
         if state is None:
             self._states.pop(entity_id, None)
             return ConsentUpdate(entity_id, newly_deleted=False)
+        was_deleted = entity_id in self._deleted
+        if was_deleted and not state.deleted:
+            state = state.model_copy(update={"deleted": True})
         self._states[entity_id] = state
-        was_deleted = before is not None and before.deleted
+        if state.deleted:
+            self._deleted.add(entity_id)
         return ConsentUpdate(entity_id, newly_deleted=state.deleted and not was_deleted)
 
     def apply(self, key: bytes | None, value: bytes | None) -> ConsentUpdate:
         """Apply one message from the consent topic; a tombstone (null value) forgets the entity.
 
-        A malformed message leaves the entity's previous state in place and reports the error:
-        guessing consent would be worse than keeping what we knew.
+        A malformed value fails closed: the entity gets :data:`UNREADABLE_STATE` (opted out of
+        sale and sharing, GPC, limit-SPI; deletion kept if it was deleted) and the error is
+        reported. Keeping the previous state instead could keep an opt-in the consumer withdrew.
         """
         if not key:
             return ConsentUpdate("", newly_deleted=False, error="consent message without a key")
@@ -130,10 +156,16 @@ class ConsentStore:
         try:
             state = ConsentState.model_validate(orjson.loads(value))
         except (orjson.JSONDecodeError, ValidationError) as exc:
-            message = f"invalid consent state: {str(exc).splitlines()[0]}"
-            return ConsentUpdate(entity_id, newly_deleted=False, error=message)
+            message = f"invalid consent state, treated as opted out: {str(exc).splitlines()[0]}"
+            update = self.put(entity_id, UNREADABLE_STATE)
+            return ConsentUpdate(entity_id, newly_deleted=update.newly_deleted, error=message)
         return self.put(entity_id, state)
 
     def columns(self, entity_ids: Sequence[str]) -> ConsentColumns:
         states = self._states
-        return ConsentColumns.from_states([states.get(e) for e in entity_ids])
+        columns = ConsentColumns.from_states([states.get(e) for e in entity_ids])
+        if not self._deleted:
+            return columns
+        deleted = self._deleted
+        forgotten = np.fromiter((e in deleted for e in entity_ids), np.bool_, len(entity_ids))
+        return replace(columns, deleted=columns.deleted | forgotten)

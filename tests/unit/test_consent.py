@@ -6,7 +6,7 @@ import math
 
 import orjson
 
-from interceptor.consent import ConsentState, ConsentStore
+from interceptor.consent import UNREADABLE_STATE, ConsentState, ConsentStore
 
 
 def test_apply_sets_forgets_and_reports_new_deletions() -> None:
@@ -20,14 +20,32 @@ def test_apply_sets_forgets_and_reports_new_deletions() -> None:
     assert len(store) == 0
 
 
-def test_malformed_messages_keep_the_previous_state() -> None:
+def test_malformed_messages_fail_closed() -> None:
     store = ConsentStore()
-    store.apply(b"u-1", orjson.dumps({"opt_out_sale_share": True}))
-    for value in (b"not json", orjson.dumps({"gpc": "yes"}), orjson.dumps({"typo": True})):
+    store.apply(b"u-1", orjson.dumps({"age": 30}))
+    for value in (b"not json", orjson.dumps({"gpc": "yes"}), orjson.dumps({"age": "old"})):
         update = store.apply(b"u-1", value)
-        assert update.error
+        assert update.error and "treated as opted out" in update.error
+        assert store.get("u-1") == UNREADABLE_STATE
     assert store.apply(None, b"{}").error == "consent message without a key"
-    assert store.get("u-1") == ConsentState(opt_out_sale_share=True)
+
+
+def test_unknown_fields_are_ignored_not_fatal() -> None:
+    store = ConsentStore()
+    update = store.apply(b"u-1", orjson.dumps({"gpc": True, "new_upstream_field": 1}))
+    assert update.error is None
+    assert store.get("u-1") == ConsentState(gpc=True)
+
+
+def test_nothing_undoes_a_deletion() -> None:
+    store = ConsentStore()
+    assert store.apply(b"u-1", orjson.dumps({"deleted": True})).newly_deleted
+    store.apply(b"u-1", None)
+    assert store.is_deleted("u-1")
+    assert not store.apply(b"u-1", orjson.dumps({"deleted": False})).newly_deleted
+    assert store.columns(["u-1"]).deleted.tolist() == [True]
+    store.apply(b"u-1", b"garbage")
+    assert store.columns(["u-1"]).deleted.tolist() == [True]
 
 
 def test_columns_line_up_with_the_entities_asked_for() -> None:
