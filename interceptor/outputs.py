@@ -32,11 +32,14 @@ from interceptor.envelope import (
 )
 from interceptor.manifests import Manifest
 from interceptor.policy.batch import ActionCode, FeatureEdit, RuleHit
+from interceptor.policy.oneshot import apply_edits
 from interceptor.records import DecodedRecord, DecodeFailure
 
 __all__ = ["OutputBuilder"]
 
 _ENTITY_CACHE_SIZE = 200_000
+_OURS = "interceptor-"
+_OUR_HEADER_COUNT = 6  # src topic, partition, offset, decision, rules, policy
 
 
 def _now() -> str:
@@ -59,17 +62,6 @@ def _rule_ids(hits: tuple[RuleHit, ...]) -> bytes:
     """The ``interceptor-rules`` header. Records of a batch share few distinct hit sets, so both
     helpers are cached on the (hashable) hit tuple instead of rebuilt per record."""
     return ",".join(sorted({h.rule_id for h in hits})).encode()
-
-
-def apply_edits(features: dict[str, Any], edits: Sequence[FeatureEdit]) -> dict[str, Any]:
-    """A copy of ``features`` with redactions removed and replacements applied."""
-    out = dict(features)
-    for edit in edits:
-        if edit.op == "redact":
-            out.pop(edit.feature, None)
-        elif edit.feature in out:
-            out[edit.feature] = edit.value
-    return out
 
 
 class OutputBuilder:
@@ -98,16 +90,27 @@ class OutputBuilder:
         self._batch_time = _now()
 
     def _headers(
-        self, source: SourceRecord, decision: str, rules: bytes, policy: str
+        self,
+        source: SourceRecord,
+        decision: str,
+        rules: bytes,
+        policy: str,
+        *,
+        upstream: bool = True,
     ) -> tuple[Header, ...]:
+        """Upstream headers (minus any ``interceptor-*`` ones a replayed record still carries,
+        which would contradict ours) followed by the DESIGN section 3 headers."""
         where = self._where.get((source.topic, source.partition))
         if where is None:
             where = self._where[(source.topic, source.partition)] = (
                 (HEADER_SRC_TOPIC, source.topic.encode()),
                 (HEADER_SRC_PARTITION, str(source.partition).encode()),
             )
+        kept = source.headers if upstream else ()
+        if kept and any(name.startswith(_OURS) for name, _ in kept):
+            kept = tuple(h for h in kept if not h[0].startswith(_OURS))
         return (
-            *source.headers,
+            *kept,
             *where,
             (HEADER_SRC_OFFSET, str(source.offset).encode()),
             (HEADER_DECISION, decision.encode()),
@@ -118,7 +121,8 @@ class OutputBuilder:
     def deadletter(self, source: SourceRecord, failure: DecodeFailure, policy: str) -> OutputRecord:
         """The original key, value and headers byte for byte, plus ours and the reason."""
         headers = (
-            *self._headers(source, "deadletter", b"", policy),
+            *source.headers,
+            *self._headers(source, "deadletter", b"", policy, upstream=False),
             (HEADER_ERROR, failure.reason.encode()),
         )
         return OutputRecord("deadletter", source.key, source.value, headers)
@@ -170,12 +174,12 @@ class OutputBuilder:
             "policy_hash": policy,
         }
         # The audit copy carries our headers only: upstream headers are not ours to republish.
-        ours = headers[len(source.headers) :]
+        ours = headers[-_OUR_HEADER_COUNT:]
         return label, [routed, OutputRecord("audit", entity.encode(), orjson.dumps(event), ours)]
 
     def deletion(self, source: SourceRecord, entity_id: str, policy: str) -> list[OutputRecord]:
         """A tombstone for the feature store and the audit event that records it."""
-        headers = self._headers(source, "block", b"entity-deleted", policy)
+        headers = self._headers(source, "block", b"entity-deleted", policy, upstream=False)
         tombstone = OutputRecord("clean", entity_id.encode("utf-8"), None, headers)
         event = self._event(
             "deletion",

@@ -116,6 +116,7 @@ class Pipeline:
             manifests=Path(settings.manifests.path) if settings.manifests.path else None,
             entity_salt=settings.audit.entity_salt.get_secret_value().encode("utf-8"),
             reload=settings.policies.reload,
+            reload_interval_s=settings.policies.reload_interval_ms / 1000,
             on_unregistered=settings.processing.on_unregistered,
             transformation_by_topic=settings.topics.transformation_by_topic,
             max_record_bytes=settings.processing.max_record_bytes,
@@ -129,6 +130,7 @@ class Pipeline:
         manifests: Path | None,
         entity_salt: bytes,
         reload: bool = True,
+        reload_interval_s: float = 1.0,
         on_unregistered: UnregisteredPolicy = "block",
         transformation_by_topic: Mapping[str, str] | None = None,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
@@ -138,7 +140,7 @@ class Pipeline:
             bundle=load_bundle(policies),
             manifests=ManifestRegistry(load_manifest_dir(manifests) if manifests else ()),
             entity_salt=entity_salt,
-            watcher=PolicyWatcher(policies) if reload else None,
+            watcher=PolicyWatcher(policies, min_interval_s=reload_interval_s) if reload else None,
             on_unregistered=on_unregistered,
             transformation_by_topic=transformation_by_topic,
             max_record_bytes=max_record_bytes,
@@ -287,8 +289,9 @@ class Pipeline:
                 item.source, item.record, item.manifest, action, hits, edits, policy
             )
         for hits, count in hit_sets.items():
-            for hit in hits:
-                result.rule_matches[(hit.rule_id, hit.action)] += count
+            # One match per rule and record, however many of the record's features it hit.
+            for rule_action in {(hit.rule_id, hit.action) for hit in hits}:
+                result.rule_matches[rule_action] += count
 
     # ---- state topics and reloads ---------------------------------------------------------------
 

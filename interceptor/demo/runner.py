@@ -112,23 +112,21 @@ def _publish_inputs(
 
 def _watch(console: Console, runner: Runner, records_in: int, thread: threading.Thread) -> float:
     """Show live progress until every input record is routed; return the processing seconds
-    (first record consumed to last record routed, sampled every 0.1 s)."""
-    first: float | None = None
+    (first batch consumed to last batch settled, as the runner timed them)."""
     with Live(console=console, refresh_per_second=4, transient=True) as live:
         while thread.is_alive():
             progress = runner.progress()
-            now = time.monotonic()
-            if progress.records_in and first is None:
-                first = now
             routed = sum(progress.decisions.values())
-            elapsed = now - first if first is not None else 0.0
+            elapsed = (
+                progress.last_batch_at - progress.first_batch_at if progress.first_batch_at else 0.0
+            )
             mix = "  ".join(f"{k} {v}" for k, v in sorted(progress.decisions.items()))
             live.update(
                 f"[bold]{routed:,}/{records_in:,}[/bold] records routed  "
-                f"{routed / elapsed if elapsed else 0:,.0f} rec/s  {mix}"
+                f"{routed / elapsed if elapsed > 0 else 0:,.0f} rec/s  {mix}"
             )
             if routed >= records_in and progress.commits:
-                return max(elapsed, 1e-3)
+                return elapsed
             time.sleep(0.1)
     raise RuntimeError("the interceptor stopped before it routed every record; see the log")
 

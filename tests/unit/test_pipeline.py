@@ -269,3 +269,27 @@ def test_a_broken_policy_change_keeps_the_last_good_bundle(
     assert pipeline.policy_hash != good_hash
     event = AuditEvent.model_validate_json(accepted.outputs[0].value or b"")
     assert event.kind == "policy_reload" and event.policy_hash == pipeline.policy_hash
+
+
+def test_a_replayed_record_loses_its_stale_interceptor_headers(pipeline: Pipeline) -> None:
+    stale = (("interceptor-decision", b"block"), ("interceptor-rules", b"T-OPT"), ("trace", b"1"))
+    replayed = source(feature_record(), 1)._replace(headers=stale)
+    (clean,) = pipeline.process([replayed], now=NOW).outputs
+    names = [name for name, _ in clean.headers]
+    assert names.count("interceptor-decision") == 1
+    assert headers(clean)["interceptor-decision"] == b"allow"
+    assert clean.headers[0] == ("trace", b"1")
+    # The dead-letter topic still gets the original headers byte for byte.
+    broken = replayed._replace(value=b"[]")
+    (dead,) = pipeline.process([broken], now=NOW).outputs
+    assert dead.headers[:3] == stale
+
+
+def test_a_rule_counts_once_per_record_however_many_features_it_hit(pipeline: Pipeline) -> None:
+    value = feature_record(
+        transformation="geo_features",
+        version="3",
+        features={"lat": 37.77493, "lon": -122.41942, "zip3": "941"},
+    )
+    result = pipeline.process([source(value, 1), source(value, 2)], now=NOW)
+    assert result.rule_matches[("T-GEO", "transform")] == 2
