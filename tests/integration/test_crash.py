@@ -59,8 +59,14 @@ def test_kill_9_mid_stream_loses_nothing(
     t = settings.topics
     messages = valid_messages(RECORDS)
 
-    def trickle() -> None:  # a steady stream for a few seconds, so the kill lands mid-stream
+    killed = threading.Event()
+
+    def trickle() -> None:
+        """Half the stream, then the rest only after the kill: the kill lands mid-stream
+        however fast the interceptor is."""
         for start in range(0, RECORDS, 2000):
+            if start >= RECORDS // 2:
+                killed.wait(60)
             produce(raw, messages[start : start + 2000])
             time.sleep(0.1)
 
@@ -73,6 +79,7 @@ def test_kill_9_mid_stream_loses_nothing(
         tail.until(lambda seen: len(seen) >= 6000, 40)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
+        killed.set()
         killed_at = len(tail.records)
         assert killed_at < RECORDS, "the interceptor finished before it could be killed"
         second = _start(config, log)

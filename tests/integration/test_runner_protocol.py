@@ -122,14 +122,12 @@ def test_restart_resumes_after_the_last_commit(
         wait_for(lambda: first.progress().records_in >= 100, 30, "first run")
     produce(topic, [(f"b{i}".encode(), b"v") for i in range(50)])
     second = Runner(settings, StandInPipeline(), make_metrics(CollectorRegistry()))
-    started = time.monotonic()
     with running(second):
         wait_for(lambda: second.progress().records_in >= 50, 30, "second run")
         time.sleep(0.5)
     assert second.progress().records_in == 50, "a cleanly stopped run must not leave duplicates"
     outputs = read([settings.topics.clean], 151, timeout_s=3)
     assert len(outputs) == 150
-    assert time.monotonic() - started < 30
 
 
 def test_state_topic_is_loaded_before_the_first_batch(
