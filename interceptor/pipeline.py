@@ -48,6 +48,12 @@ UNREGISTERED_HIT = RuleHit(
 )
 DELETED_HIT = RuleHit("entity-deleted", "block", "critical", "Cal. Civ. Code 1798.105(a),(c)")
 _ACTIONS = tuple(ActionCode)  # index = code value
+MISMATCH_HIT = RuleHit(
+    "transformation-mismatch",
+    "block",
+    "critical",
+    "DESIGN: a topic mapped to a transformation carries only that transformation",
+)
 FAULT_HIT = RuleHit("evaluation-fault", "block", "critical", "fail closed on evaluation error")
 
 
@@ -192,10 +198,14 @@ class Pipeline:
                 routed[index] = ("deadletter", [self._out.deadletter(source, failure, policy)])
                 result.deadletter_reasons[manifest_or_failure.reason] += 1
             elif manifest_or_failure is None:
+                mapped = self._by_topic.get(source.topic)
+                hit = UNREGISTERED_HIT
+                if mapped is not None and decoded.transformation not in (None, mapped):
+                    hit = MISMATCH_HIT
                 routed[index] = self._out.decided(
-                    source, decoded, None, ActionCode.BLOCK, (UNREGISTERED_HIT,), (), policy
+                    source, decoded, None, ActionCode.BLOCK, (hit,), (), policy
                 )
-                result.rule_matches[(UNREGISTERED_HIT.rule_id, "block")] += 1
+                result.rule_matches[(hit.rule_id, "block")] += 1
             else:
                 pending.append(_Pending(index, source, decoded, manifest_or_failure))
         if pending:
@@ -210,7 +220,10 @@ class Pipeline:
     def _resolve(
         self, source: SourceRecord, record: DecodedRecord
     ) -> Manifest | DecodeFailure | None:
-        name = record.transformation or self._by_topic.get(source.topic)
+        mapped = self._by_topic.get(source.topic)
+        if mapped is not None and record.transformation not in (None, mapped):
+            return None  # a record may not pick a different (perhaps laxer) manifest: block it
+        name = record.transformation or mapped
         if name is None:
             return DecodeFailure(
                 "missing_transformation",
@@ -296,7 +309,7 @@ class Pipeline:
     # ---- state topics and reloads ---------------------------------------------------------------
 
     def startup(self) -> list[OutputRecord]:
-        """Registration audit events for the manifests loaded from the directory."""
+        """Registration audit events: every registered manifest's verdict under the bundle."""
         return [
             self._out.registration(
                 m, self._bundle.compiled.judge_transformation(m), self.policy_hash
@@ -333,6 +346,10 @@ class Pipeline:
         except (ManifestError, UnicodeDecodeError) as exc:
             log.warning("rejected manifest %s from %s: %s", key, message.topic, exc)
             return [self._out.registration_rejected(message, key, str(exc), self.policy_hash)]
+        if key != f"{manifest.id}:{manifest.version}":
+            problem = f"key {key!r} does not match the manifest's id:version"
+            log.warning("rejected manifest from %s: %s", message.topic, problem)
+            return [self._out.registration_rejected(message, key, problem, self.policy_hash)]
         self.manifests.register(manifest)
         self._verdicts.pop(manifest.key, None)
         verdict = self._bundle.compiled.judge_transformation(manifest)
@@ -363,5 +380,7 @@ class Pipeline:
                 self.policy_hash,
                 "\n".join(outcome.diagnostics),
             )
-        event = self._out.policy_reload(outcome.accepted, self.policy_hash, outcome.diagnostics)
-        return PolicyReload(outcome.accepted, self.policy_hash, list(outcome.diagnostics), [event])
+        outputs = [self._out.policy_reload(outcome.accepted, self.policy_hash, outcome.diagnostics)]
+        if outcome.accepted:
+            outputs += self.startup()  # every manifest's verdict under the new bundle
+        return PolicyReload(outcome.accepted, self.policy_hash, list(outcome.diagnostics), outputs)

@@ -293,3 +293,20 @@ def test_a_rule_counts_once_per_record_however_many_features_it_hit(pipeline: Pi
     )
     result = pipeline.process([source(value, 1), source(value, 2)], now=NOW)
     assert result.rule_matches[("T-GEO", "transform")] == 2
+
+
+def test_a_record_on_a_mapped_topic_cannot_choose_another_transformation(
+    pipeline: Pipeline,
+) -> None:
+    value = feature_record()  # names interest_segments; geo.raw is mapped to geo_features
+    result = pipeline.process([source(value, 1, topic="geo.raw")], now=NOW)
+    assert result.decisions == {"block": 1}
+    assert result.rule_matches[("transformation-mismatch", "block")] == 1
+
+
+def test_a_registry_key_must_name_the_manifest_it_carries(pipeline: Pipeline) -> None:
+    text = (EXAMPLES / "identity_signals.yaml").read_bytes()
+    message = SourceRecord("interceptor.transformations", 0, 0, b"geo_features:3", text)
+    (rejected,) = pipeline.on_manifest(message)
+    assert AuditEvent.model_validate_json(rejected.value or b"").decision == "rejected"
+    assert pipeline.manifests.resolve("geo_features", "3") is not None  # untouched
