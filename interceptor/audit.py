@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AuditEvent", "AuditKind", "EntityHasher", "RuleRef", "SourceRef"]
+__all__ = ["AuditEvent", "AuditKind", "EntityHasher", "RuleRef", "SourceRef", "utc_timestamp"]
 
 AuditKind = Literal["decision", "registration", "detector", "deletion", "policy_reload"]
 
@@ -39,7 +39,8 @@ class RuleRef(BaseModel):
     cite: str
 
 
-def _now() -> str:
+def utc_timestamp() -> str:
+    """Now, as the RFC 3339 UTC text (milliseconds, ``Z``) every audit event carries."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -49,7 +50,7 @@ class AuditEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    time: str = Field(default_factory=_now)
+    time: str = Field(default_factory=utc_timestamp)
     kind: AuditKind
     source: SourceRef | None = None
     entity: str | None = None

@@ -11,13 +11,12 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
-from interceptor.audit import EntityHasher
+from interceptor.audit import EntityHasher, utc_timestamp
 from interceptor.envelope import (
     HEADER_DECISION,
     HEADER_ERROR,
@@ -33,6 +32,7 @@ from interceptor.envelope import (
 from interceptor.manifests import Manifest
 from interceptor.policy.batch import ActionCode, FeatureEdit, RuleHit
 from interceptor.policy.oneshot import apply_edits
+from interceptor.policy.plan import StaticVerdict
 from interceptor.records import DecodedRecord, DecodeFailure
 
 __all__ = ["OutputBuilder"]
@@ -40,10 +40,6 @@ __all__ = ["OutputBuilder"]
 _ENTITY_CACHE_SIZE = 200_000
 _OURS = "interceptor-"
 _OUR_HEADER_COUNT = 6  # src topic, partition, offset, decision, rules, policy
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @lru_cache(maxsize=4096)
@@ -87,7 +83,7 @@ class OutputBuilder:
 
     def begin_batch(self) -> None:
         """Stamp the audit events of the next batch with one time, taken once."""
-        self._batch_time = _now()
+        self._batch_time = utc_timestamp()
 
     def _headers(
         self,
@@ -156,7 +152,7 @@ class OutputBuilder:
         entity = self._entity(record.entity_id)
         event = {
             "event_id": f"{self._id_prefix}{next(self._ids):016x}",
-            "time": self._batch_time or _now(),
+            "time": self._batch_time or utc_timestamp(),
             "kind": "decision",
             "source": {
                 "topic": source.topic,
@@ -194,7 +190,7 @@ class OutputBuilder:
     def registration(
         self,
         manifest: Manifest,
-        verdict: Any,
+        verdict: StaticVerdict,
         policy: str,
         source: SourceRecord | None = None,
     ) -> OutputRecord:
@@ -241,7 +237,7 @@ class OutputBuilder:
     ) -> dict[str, Any]:
         event: dict[str, Any] = {
             "event_id": f"{self._id_prefix}{next(self._ids):016x}",
-            "time": _now(),
+            "time": utc_timestamp(),
             "kind": kind,
             "source": (
                 {"topic": source.topic, "partition": source.partition, "offset": source.offset}

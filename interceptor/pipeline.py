@@ -192,22 +192,17 @@ class Pipeline:
                 routed[index] = ("deadletter", [self._out.deadletter(source, decoded, policy)])
                 result.deadletter_reasons[decoded.reason] += 1
                 continue
-            manifest_or_failure = self._resolve(source, decoded)
-            if isinstance(manifest_or_failure, DecodeFailure):
-                failure = manifest_or_failure
-                routed[index] = ("deadletter", [self._out.deadletter(source, failure, policy)])
-                result.deadletter_reasons[manifest_or_failure.reason] += 1
-            elif manifest_or_failure is None:
-                mapped = self._by_topic.get(source.topic)
-                hit = UNREGISTERED_HIT
-                if mapped is not None and decoded.transformation not in (None, mapped):
-                    hit = MISMATCH_HIT
+            resolved = self._resolve(source, decoded)
+            if isinstance(resolved, DecodeFailure):
+                routed[index] = ("deadletter", [self._out.deadletter(source, resolved, policy)])
+                result.deadletter_reasons[resolved.reason] += 1
+            elif isinstance(resolved, RuleHit):
                 routed[index] = self._out.decided(
-                    source, decoded, None, ActionCode.BLOCK, (hit,), (), policy
+                    source, decoded, None, ActionCode.BLOCK, (resolved,), (), policy
                 )
-                result.rule_matches[(hit.rule_id, "block")] += 1
+                result.rule_matches[(resolved.rule_id, "block")] += 1
             else:
-                pending.append(_Pending(index, source, decoded, manifest_or_failure))
+                pending.append(_Pending(index, source, decoded, resolved))
         if pending:
             self._decide(pending, now, routed, result, policy)
         for index, entry in enumerate(routed):
@@ -219,10 +214,11 @@ class Pipeline:
 
     def _resolve(
         self, source: SourceRecord, record: DecodedRecord
-    ) -> Manifest | DecodeFailure | None:
+    ) -> Manifest | DecodeFailure | RuleHit:
+        """The record's manifest, or why it has none: a dead-letter reason or a blocking hit."""
         mapped = self._by_topic.get(source.topic)
         if mapped is not None and record.transformation not in (None, mapped):
-            return None  # a record may not pick a different (perhaps laxer) manifest: block it
+            return MISMATCH_HIT  # a record may not pick a different (perhaps laxer) manifest
         name = record.transformation or mapped
         if name is None:
             return DecodeFailure(
@@ -230,12 +226,14 @@ class Pipeline:
                 f"no transformation field and no mapping for topic {source.topic!r}",
             )
         manifest = self.manifests.resolve(name, record.version)
-        if manifest is None and self._on_unregistered == "deadletter":
-            version = record.version or "latest"
-            return DecodeFailure(
-                "unregistered_transformation", f"transformation {name}:{version} is not registered"
-            )
-        return manifest
+        if manifest is not None:
+            return manifest
+        if self._on_unregistered == "block":
+            return UNREGISTERED_HIT
+        version = record.version or "latest"
+        return DecodeFailure(
+            "unregistered_transformation", f"transformation {name}:{version} is not registered"
+        )
 
     def _decide(
         self,
