@@ -4,8 +4,18 @@ Everything hangs off one :class:`~prometheus_client.CollectorRegistry` passed to
 :func:`make_metrics`, so tests build a fresh registry each and the demo and the service expose the
 same names. Extra names beyond DESIGN section 7: ``interceptor_ready`` (1 while /readyz is 200),
 ``interceptor_broker_errors_total{kind}`` (consumer, producer, delivery and commit errors by
-librdkafka error name) and ``interceptor_state_records_total{topic}`` (state-topic messages
-applied).
+librdkafka error name), ``interceptor_state_records_total{topic}`` (state-topic messages
+applied), and for the proxy detectors ``interceptor_audit_panel_entities``,
+``interceptor_detector_panel_records_total`` (audit-panel records fed to the detectors; its rate
+over the rate of ``interceptor_records_total`` is the panel coverage),
+``interceptor_detector_last_evaluation_timestamp_seconds``,
+``interceptor_proxy_status_changes_total{status}`` and the multi-feature classifier's
+``interceptor_proxy_combination_ber`` / ``interceptor_proxy_combination_auc``
+``{transformation,attribute}``.
+
+Counters with a small, known label set (decisions, dead-letter reasons, reload results, proxy
+statuses) start at 0 for every label value, so ``increase()`` and ``rate()`` see the first event
+of a kind instead of a series that appears already at 1.
 """
 
 from __future__ import annotations
@@ -14,15 +24,22 @@ import bisect
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily, Metric
 
+from interceptor.policy.batch import ActionCode
+from interceptor.records import ReasonCode
+
 __all__ = [
     "BATCH_BUCKETS",
+    "DECISIONS",
+    "DEADLETTER_REASONS",
     "LATENCY_BUCKETS",
+    "PROXY_STATUSES",
+    "RELOAD_RESULTS",
     "BulkHistogram",
     "Metrics",
     "make_metrics",
@@ -36,6 +53,13 @@ LATENCY_BUCKETS: Final = (
 BATCH_BUCKETS: Final = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
+
+
+#: ``interceptor_records_total{decision}``: every policy action, plus records sent to dead-letter.
+DECISIONS: Final[tuple[str, ...]] = (*(code.label for code in ActionCode), "deadletter")
+DEADLETTER_REASONS: Final[tuple[str, ...]] = get_args(ReasonCode)
+RELOAD_RESULTS: Final = ("accepted", "rejected")
+PROXY_STATUSES: Final = ("clear", "review", "proxy", "insufficient_support")
 
 
 class BulkHistogram:
@@ -102,6 +126,12 @@ class Metrics:
     proxy_score: Gauge
     proxy_flagged: Gauge
     detector_samples: Gauge
+    audit_panel_entities: Gauge
+    detector_panel_records: Counter
+    detector_last_evaluation: Gauge
+    proxy_status_changes: Counter
+    proxy_combination_ber: Gauge
+    proxy_combination_auc: Gauge
     ready: Gauge
     _shown: dict[str, set[tuple[str, ...]]] = field(default_factory=dict, repr=False)
 
@@ -150,6 +180,19 @@ class Metrics:
 
 def make_metrics(registry: CollectorRegistry) -> Metrics:
     """Create and register every interceptor metric in ``registry``."""
+    metrics = _create(registry)
+    for decision in DECISIONS:
+        metrics.records.labels(decision=decision)
+    for reason in DEADLETTER_REASONS:
+        metrics.deadletter.labels(reason=reason)
+    for result in RELOAD_RESULTS:
+        metrics.policy_reloads.labels(result=result)
+    for status in PROXY_STATUSES:
+        metrics.proxy_status_changes.labels(status=status)
+    return metrics
+
+
+def _create(registry: CollectorRegistry) -> Metrics:
     r = registry
     return Metrics(
         registry=r,
@@ -221,6 +264,34 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
         detector_samples=Gauge(
             "interceptor_detector_samples", "Audit-panel samples in the detector table",
             ["transformation", "feature"], registry=r,
+        ),
+        audit_panel_entities=Gauge(
+            "interceptor_audit_panel_entities", "Entities on the audit panel held in memory",
+            registry=r,
+        ),
+        detector_panel_records=Counter(
+            "interceptor_detector_panel_records",
+            "Records whose entity is on the audit panel and that were fed to the proxy detectors",
+            registry=r,
+        ),
+        detector_last_evaluation=Gauge(
+            "interceptor_detector_last_evaluation_timestamp_seconds",
+            "Unix time of the last proxy-detector evaluation", registry=r,
+        ),
+        proxy_status_changes=Counter(
+            "interceptor_proxy_status_changes",
+            "(transformation, feature, attribute) proxy status changes, by the new status",
+            ["status"], registry=r,
+        ),
+        proxy_combination_ber=Gauge(
+            "interceptor_proxy_combination_ber",
+            "Balanced error rate of the cross-fitted multi-feature classifier for the attribute",
+            ["transformation", "attribute"], registry=r,
+        ),
+        proxy_combination_auc=Gauge(
+            "interceptor_proxy_combination_auc",
+            "AUC of the cross-fitted multi-feature classifier for the attribute",
+            ["transformation", "attribute"], registry=r,
         ),
         ready=Gauge("interceptor_ready", "1 while the instance is ready to process", registry=r),
     )  # fmt: skip
