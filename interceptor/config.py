@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -21,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -198,6 +200,60 @@ class AuditSettings(BaseModel):
         return self.entity_salt.get_secret_value() == DEV_ENTITY_SALT
 
 
+#: The default protected attributes and their levels (DESIGN section 3, audit panel).
+DEFAULT_PROTECTED: Final[dict[str, list[str]]] = {
+    "race": ["white", "black", "hispanic", "asian", "native", "other"],
+    "sex": ["female", "male", "nonbinary"],
+    "age_band": ["13-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"],
+}
+
+
+class DetectorSettings(BaseModel):
+    """The proxy detectors: which protected attributes, how often to judge, when to flag.
+
+    ``instance_id`` keys this instance's snapshot on the detector-state topic; keep it stable
+    across restarts (a StatefulSet name, say) so an instance restores its own tables. Every
+    instance counts every other instance's latest snapshot, so flags are global either way.
+    """
+
+    model_config = _SECTION
+
+    enabled: bool = True
+    instance_id: str = ""  # empty: the host name
+    protected: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_PROTECTED))
+    panel_file: Path | None = None  # a CSV/Parquet panel instead of (or besides) the topic
+    panel_entity_column: str = "entity_id"
+    evaluate_interval_ms: Annotated[int, Field(ge=10)] = 5_000
+    snapshot_interval_ms: Annotated[int, Field(ge=10)] = 10_000
+    combination_interval_ms: Annotated[int, Field(ge=10)] = 60_000
+    half_life_s: Annotated[float, Field(gt=0)] | None = 7 * 24 * 3600.0
+    review_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    proxy_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    min_samples: Annotated[int, Field(ge=1)] = 500
+
+    @field_validator("protected")
+    @classmethod
+    def _levels_present(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not value:
+            raise ValueError("name at least one protected attribute")
+        for name, levels in value.items():
+            if len(levels) < 2 or len(set(levels)) != len(levels):
+                raise ValueError(f"{name}: list two or more distinct levels")
+        return value
+
+    @property
+    def instance(self) -> str:
+        """This instance's key on the detector-state topic."""
+        return self.instance_id or socket.gethostname()
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> DetectorSettings:
+        if self.review_threshold > self.proxy_threshold:
+            raise ValueError("review_threshold must not exceed proxy_threshold")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration (DESIGN section 9)."""
 
@@ -216,6 +272,7 @@ class Settings(BaseSettings):
     manifests: ManifestSettings = Field(default_factory=ManifestSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    detectors: DetectorSettings = Field(default_factory=DetectorSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -23,7 +23,7 @@ __all__ = [
     "SourceRecord",
 ]
 
-Destination = Literal["clean", "quarantine", "audit", "deadletter"]
+Destination = Literal["clean", "quarantine", "audit", "deadletter", "detector_state"]
 Header = tuple[str, bytes]
 
 HEADER_SRC_TOPIC: Final = "interceptor-src-topic"

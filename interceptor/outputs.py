@@ -232,6 +232,19 @@ class OutputBuilder:
         )
         return self._audit(event, None)
 
+    def proxy_status(
+        self, transformation: str, evidence: dict[str, Any], decision: str, policy: str
+    ) -> OutputRecord:
+        """A detector's status for one feature changed (figures only, no protected values)."""
+        event = self._event(
+            "detector",
+            transformation=transformation,
+            decision=decision,
+            evidence=evidence,
+            policy_hash=policy,
+        )
+        return self._audit(event, None)
+
     def _event(
         self, kind: str, *, source: SourceRecord | None = None, **fields: Any
     ) -> dict[str, Any]:

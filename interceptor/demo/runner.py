@@ -93,9 +93,15 @@ def _publish_inputs(
     consent = publish(
         config, topics.consent, ((m.key, m.value, m.headers) for m in population.consent_messages())
     )
+    panel = publish(
+        config,
+        topics.audit_panel,
+        ((m.key, m.value, m.headers) for m in population.panel_messages()),
+    )
     console.print(
         f"registered {registered} manifests on {topics.transformations}, "
-        f"published consent state for {consent} of {options.entities} entities"
+        f"published consent state for {consent} and audit-panel attributes for {panel} "
+        f"of {options.entities} entities"
     )
     with Progress(
         TextColumn("publishing traffic"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

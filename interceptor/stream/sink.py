@@ -51,6 +51,7 @@ def topic_map(settings: Settings) -> dict[Destination, str]:
         "quarantine": t.quarantine,
         "audit": t.audit,
         "deadletter": t.deadletter,
+        "detector_state": t.detector_state,
     }
 
 
