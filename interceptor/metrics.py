@@ -11,7 +11,11 @@ over the rate of ``interceptor_records_total`` is the panel coverage),
 ``interceptor_detector_last_evaluation_timestamp_seconds``,
 ``interceptor_proxy_status_changes_total{status}`` and the multi-feature classifier's
 ``interceptor_proxy_combination_ber`` / ``interceptor_proxy_combination_auc``
-``{transformation,attribute}``.
+``{transformation,attribute}``. For the Compliance dashboard:
+``interceptor_transformation_records_total{transformation,decision}`` (at most
+:data:`MAX_TRANSFORMATION_LABELS` transformation values, the rest counted as ``other``) and
+``interceptor_consent_records_total{consent}`` (``known``/``unknown``: records whose entity had
+consent state; the known share is the consent coverage).
 
 Counters with a small, known label set (decisions, dead-letter reasons, reload results, proxy
 statuses) start at 0 for every label value, so ``increase()`` and ``rate()`` see the first event
@@ -37,7 +41,10 @@ __all__ = [
     "BATCH_BUCKETS",
     "DECISIONS",
     "DEADLETTER_REASONS",
+    "CONSENT_STATES",
     "LATENCY_BUCKETS",
+    "MAX_TRANSFORMATION_LABELS",
+    "OTHER_TRANSFORMATION",
     "PROXY_STATUSES",
     "RELOAD_RESULTS",
     "BulkHistogram",
@@ -60,6 +67,10 @@ DECISIONS: Final[tuple[str, ...]] = (*(code.label for code in ActionCode), "dead
 DEADLETTER_REASONS: Final[tuple[str, ...]] = get_args(ReasonCode)
 RELOAD_RESULTS: Final = ("accepted", "rejected")
 PROXY_STATUSES: Final = ("clear", "review", "proxy", "insufficient_support")
+CONSENT_STATES: Final = ("known", "unknown")
+#: Transformation ids come from manifests and records; past this many, new ones count as other.
+MAX_TRANSFORMATION_LABELS: Final = 500
+OTHER_TRANSFORMATION: Final = "other"
 
 
 class BulkHistogram:
@@ -132,8 +143,11 @@ class Metrics:
     proxy_status_changes: Counter
     proxy_combination_ber: Gauge
     proxy_combination_auc: Gauge
+    transformation_records: Counter
+    consent_records: Counter
     ready: Gauge
     _shown: dict[str, set[tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    _transformation_labels: set[str] = field(default_factory=set, repr=False)
 
     def _replace(self, name: str, gauge: Gauge, values: dict[tuple[str, ...], float]) -> None:
         """Set a labelled gauge to exactly ``values``; series not in it disappear.
@@ -177,6 +191,28 @@ class Metrics:
         for reason, n in deadletter_reasons.items():
             self.deadletter.labels(reason=reason).inc(n)
 
+    def count_transformations(self, decisions: Mapping[tuple[str, str], int]) -> None:
+        """Count ``{(transformation id, decision): records}`` of a batch.
+
+        The label stays bounded whatever the records name: the first
+        :data:`MAX_TRANSFORMATION_LABELS` distinct ids keep their own series, later ones are
+        counted under :data:`OTHER_TRANSFORMATION`.
+        """
+        seen = self._transformation_labels
+        for (transformation, decision), n in decisions.items():
+            label = transformation
+            if label not in seen:
+                if len(seen) >= MAX_TRANSFORMATION_LABELS:
+                    label = OTHER_TRANSFORMATION
+                else:
+                    seen.add(label)
+            self.transformation_records.labels(transformation=label, decision=decision).inc(n)
+
+    def count_consent(self, *, known: int, unknown: int) -> None:
+        """Records of a batch whose entity had consent state on file, and those without."""
+        self.consent_records.labels(consent="known").inc(known)
+        self.consent_records.labels(consent="unknown").inc(unknown)
+
 
 def make_metrics(registry: CollectorRegistry) -> Metrics:
     """Create and register every interceptor metric in ``registry``."""
@@ -189,6 +225,8 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
         metrics.policy_reloads.labels(result=result)
     for status in PROXY_STATUSES:
         metrics.proxy_status_changes.labels(status=status)
+    for state in CONSENT_STATES:
+        metrics.consent_records.labels(consent=state)
     return metrics
 
 
@@ -292,6 +330,15 @@ def _create(registry: CollectorRegistry) -> Metrics:
             "interceptor_proxy_combination_auc",
             "AUC of the cross-fitted multi-feature classifier for the attribute",
             ["transformation", "attribute"], registry=r,
+        ),
+        transformation_records=Counter(
+            "interceptor_transformation_records", "Input records by transformation and decision",
+            ["transformation", "decision"], registry=r,
+        ),
+        consent_records=Counter(
+            "interceptor_consent_records",
+            "Decided records by whether their entity had consent state (known|unknown)",
+            ["consent"], registry=r,
         ),
         ready=Gauge("interceptor_ready", "1 while the instance is ready to process", registry=r),
     )  # fmt: skip
