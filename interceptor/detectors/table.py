@@ -1,0 +1,357 @@
+"""One feature's sparse contingency table against the joint protected code, in two folds.
+
+A cell is (feature key, fold, joint protected code) and holds a weight (a count, or a decayed
+count) and the sum of squared weights, so the effective sample size of any sub-table is known:
+Kish's N_eff = (sum w)^2 / sum w^2. The fold is a bit of a hash of the entity id; the two folds
+let the cross-fitted (held-out) information be computed from counts alone.
+
+The cells are stored as one sorted int64 array ``key * columns + column`` with two float64
+arrays beside it, so adding a batch, merging two tables and decaying are a few vectorised numpy
+calls. Merging is exact for integer counts and associative and commutative up to float rounding
+otherwise, which is what lets partitions and instances be added in any order.
+
+The number of distinct keys is capped (a bottom-k of a fixed hash of the key): keys whose hash is
+above the table's admission limit are folded into the OVERFLOW row. Because admission depends only
+on the key and the limit only ever goes down, the cap commutes with merging too; the same bottom-k
+gives an estimate of the number of distinct values once the table is full (``distinct_seen``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from interceptor.detectors.encoding import (
+    KEY_LIMIT,
+    OVERFLOW_KEY,
+    QUANTIZER_VERSION,
+    RESERVED_FLOOR,
+    FeatureKind,
+    mix64,
+)
+
+__all__ = ["DEFAULT_MAX_KEYS", "FeatureTable"]
+
+DEFAULT_MAX_KEYS: Final = 65_536
+#: A cell whose weight decays below this is dropped (about 20 half-lives for a single count).
+PRUNE_WEIGHT: Final = 1e-6
+_NO_LIMIT: Final = (1 << 64) - 1
+_STATE_VERSION: Final = 1
+
+_MISMATCH = "cannot merge tables: {0} differ ({1!r} and {2!r})"
+_TOO_MANY_COLUMNS = "a joint protected code of {0} cells is too large (at most {1})"
+_LENGTHS = "keys, joint codes and folds must have one length, got {0}"
+_BAD_STATE = "detector table state is not valid: {0}"
+
+Fold = Literal[0, 1]
+
+
+class FeatureTable:
+    """Sparse (feature key x fold x joint protected code) weights of one feature."""
+
+    __slots__ = ("_codes", "_limit", "_w", "_w2", "joint_size", "kind", "max_keys", "rows_seen")
+
+    def __init__(
+        self, kind: FeatureKind, joint_size: int, *, max_keys: int = DEFAULT_MAX_KEYS
+    ) -> None:
+        if 2 * joint_size * KEY_LIMIT >= 1 << 63:
+            raise ValueError(_TOO_MANY_COLUMNS.format(joint_size, (1 << 63) // KEY_LIMIT // 2))
+        self.kind: FeatureKind = kind
+        self.joint_size = joint_size
+        self.max_keys = max_keys
+        self.rows_seen = 0
+        self._codes = np.empty(0, dtype=np.int64)
+        self._w = np.empty(0, dtype=np.float64)
+        self._w2 = np.empty(0, dtype=np.float64)
+        self._limit = _NO_LIMIT
+
+    @property
+    def columns(self) -> int:
+        """Columns per key: fold * joint_size + joint code."""
+        return 2 * self.joint_size
+
+    # ----------------------------------------------------------------------------- updates
+
+    def add(
+        self,
+        keys: npt.NDArray[np.int64],
+        joint_codes: npt.NDArray[np.int64],
+        folds: npt.NDArray[np.integer[Any]],
+        weights: npt.NDArray[np.float64] | None = None,
+    ) -> None:
+        """Count a batch of rows (optionally weighted, e.g. importance weights)."""
+        if not len(keys) == len(joint_codes) == len(folds):
+            raise ValueError(_LENGTHS.format([len(keys), len(joint_codes), len(folds)]))
+        if len(keys) == 0:
+            return
+        _check_range(keys, KEY_LIMIT, "keys")
+        _check_range(joint_codes, self.joint_size, "joint codes")
+        _check_range(folds, 2, "folds")
+        combined = (
+            np.asarray(keys, dtype=np.int64) * self.columns
+            + np.asarray(folds, dtype=np.int64) * self.joint_size
+            + np.asarray(joint_codes, dtype=np.int64)
+        )
+        if weights is None:
+            codes, counts = np.unique(combined, return_counts=True)
+            w = counts.astype(np.float64)
+            w2 = w
+        else:
+            codes, inverse = np.unique(combined, return_inverse=True)
+            weights = np.asarray(weights, dtype=np.float64)
+            w = _sum_by(inverse, weights, minlength=len(codes))
+            w2 = _sum_by(inverse, weights * weights, minlength=len(codes))
+        self.rows_seen += len(keys)
+        self._absorb(codes, w, w2, self._limit)
+
+    def decay(self, factor: float) -> None:
+        """Multiply every weight by ``factor`` (squared weights by its square); drop dust."""
+        if factor == 1.0:
+            return
+        self._w = self._w * factor
+        self._w2 = self._w2 * (factor * factor)
+        keep = self._w >= PRUNE_WEIGHT
+        if not keep.all():
+            self._codes, self._w, self._w2 = self._codes[keep], self._w[keep], self._w2[keep]
+
+    def merged(self, other: FeatureTable) -> FeatureTable:
+        """A new table holding both tables' weights (union of keys)."""
+        for name in ("kind", "joint_size", "max_keys"):
+            if getattr(self, name) != getattr(other, name):
+                raise ValueError(_MISMATCH.format(name, getattr(self, name), getattr(other, name)))
+        result = self.copy()
+        result.rows_seen += other.rows_seen
+        result._absorb(other._codes, other._w, other._w2, min(self._limit, other._limit))
+        return result
+
+    def __add__(self, other: FeatureTable) -> FeatureTable:
+        return self.merged(other)
+
+    def copy(self) -> FeatureTable:
+        result = FeatureTable(self.kind, self.joint_size, max_keys=self.max_keys)
+        result.rows_seen = self.rows_seen
+        result._codes, result._w, result._w2 = self._codes, self._w, self._w2  # never mutated
+        result._limit = self._limit
+        return result
+
+    def _absorb(
+        self,
+        codes: npt.NDArray[np.int64],
+        w: npt.NDArray[np.float64],
+        w2: npt.NDArray[np.float64],
+        limit: int,
+    ) -> None:
+        if len(self._codes):
+            codes, inverse = np.unique(np.concatenate([self._codes, codes]), return_inverse=True)
+            w = _sum_by(inverse, np.concatenate([self._w, w]), minlength=len(codes))
+            w2 = _sum_by(inverse, np.concatenate([self._w2, w2]), minlength=len(codes))
+        self._codes, self._w, self._w2 = codes, w, w2
+        self._limit = limit
+        self._cap()
+
+    def _cap(self) -> None:
+        """Fold keys outside the bottom-``max_keys`` of the key hash into OVERFLOW."""
+        keys = self._codes // self.columns
+        distinct = np.unique(keys[keys < RESERVED_FLOOR])
+        if len(distinct) <= self.max_keys and self._limit == _NO_LIMIT:
+            return
+        hashes = mix64(distinct)
+        admitted = hashes <= np.uint64(self._limit)
+        if admitted.sum() > self.max_keys:
+            self._limit = int(np.partition(hashes[admitted], self.max_keys - 1)[self.max_keys - 1])
+            admitted = hashes <= np.uint64(self._limit)
+        refused = distinct[~admitted]
+        if len(refused) == 0:
+            return
+        moved = np.isin(keys, refused)
+        codes = self._codes.copy()
+        codes[moved] = OVERFLOW_KEY * self.columns + self._codes[moved] % self.columns
+        self._codes = np.empty(0, dtype=np.int64)
+        self._absorb_sorted(codes, self._w, self._w2)
+
+    def _absorb_sorted(
+        self, codes: npt.NDArray[np.int64], w: npt.NDArray[np.float64], w2: npt.NDArray[np.float64]
+    ) -> None:
+        self._codes, inverse = np.unique(codes, return_inverse=True)
+        self._w = _sum_by(inverse, w, minlength=len(self._codes))
+        self._w2 = _sum_by(inverse, w2, minlength=len(self._codes))
+
+    # ----------------------------------------------------------------------------- reading
+
+    @property
+    def sum_w(self) -> float:
+        return float(self._w.sum())
+
+    @property
+    def sum_w2(self) -> float:
+        return float(self._w2.sum())
+
+    @property
+    def n(self) -> float:
+        """Total weight (the row count when nothing has decayed)."""
+        return self.sum_w
+
+    @property
+    def n_eff(self) -> float:
+        """Kish's effective sample size (sum w)^2 / sum w^2."""
+        sum_w2 = self.sum_w2
+        return self.sum_w**2 / sum_w2 if sum_w2 > 0 else 0.0
+
+    @property
+    def cells(self) -> int:
+        return len(self._codes)
+
+    @property
+    def distinct_seen(self) -> int:
+        """Distinct values seen: exact until the cap is reached, a bottom-k estimate after."""
+        keys = np.unique(self._codes // self.columns)
+        held = int((keys < RESERVED_FLOOR).sum())
+        if self._limit == _NO_LIMIT:
+            return held
+        return max(held, round((self.max_keys - 1) * 2.0**64 / (self._limit + 1)))
+
+    @property
+    def saturated(self) -> bool:
+        """Whether some keys were folded into OVERFLOW."""
+        return self._limit != _NO_LIMIT
+
+    def key_totals(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Sorted distinct keys and the total weight of each (both folds, every column)."""
+        keys = self._codes // self.columns
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        return distinct, _sum_by(inverse, self._w, minlength=len(distinct))
+
+    def grouped(
+        self, row_of_key: npt.NDArray[np.int64], rows: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Dense ``(rows, 2, joint_size)`` weights and squared weights for a key -> row map.
+
+        ``row_of_key`` is aligned with the keys of :meth:`key_totals`.
+        """
+        keys = self._codes // self.columns
+        _, key_index = np.unique(keys, return_inverse=True)
+        flat = row_of_key[key_index] * self.columns + self._codes % self.columns
+        size = rows * self.columns
+        shape = (rows, 2, self.joint_size)
+        w = _sum_by(flat, self._w, minlength=size).reshape(shape)
+        w2 = _sum_by(flat, self._w2, minlength=size).reshape(shape)
+        return w, w2
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FeatureTable):
+            return NotImplemented
+        return (
+            self.kind == other.kind
+            and self.joint_size == other.joint_size
+            and self.max_keys == other.max_keys
+            and self.rows_seen == other.rows_seen
+            and self._limit == other._limit
+            and np.array_equal(self._codes, other._codes)
+            and np.array_equal(self._w, other._w)
+            and np.array_equal(self._w2, other._w2)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"FeatureTable(kind={self.kind!r}, cells={self.cells}, n={self.n:.6g}, "
+            f"n_eff={self.n_eff:.6g}, distinct_seen={self.distinct_seen})"
+        )
+
+    # ----------------------------------------------------------------------------- state
+
+    def arrays(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The cells: sorted codes ``key * columns + column``, weights, squared weights."""
+        return self._codes, self._w, self._w2
+
+    @property
+    def limit(self) -> int:
+        """Admission limit of the key cap (``2**64 - 1`` while the table is not full)."""
+        return self._limit
+
+    @classmethod
+    def from_arrays(
+        cls,
+        kind: FeatureKind,
+        joint_size: int,
+        *,
+        max_keys: int,
+        rows_seen: int,
+        limit: int,
+        codes: npt.NDArray[Any],
+        w: npt.NDArray[Any],
+        w2: npt.NDArray[Any],
+    ) -> FeatureTable:
+        """Rebuild a table from :meth:`arrays` and its settings (checked, never trusted)."""
+        if kind not in ("categorical", "numeric"):
+            raise ValueError(_BAD_STATE.format(f"kind {kind!r}"))
+        table = cls(kind, joint_size, max_keys=max_keys)
+        codes = np.asarray(codes, dtype=np.int64)
+        w, w2 = np.asarray(w, dtype=np.float64), np.asarray(w2, dtype=np.float64)
+        if not len(codes) == len(w) == len(w2) or (len(codes) > 1 and np.any(np.diff(codes) <= 0)):
+            raise ValueError(_BAD_STATE.format("cells are not sorted and aligned"))
+        if len(codes) and (codes[0] < 0 or codes[-1] >= KEY_LIMIT * table.columns):
+            raise ValueError(_BAD_STATE.format("cell codes out of range"))
+        if not 0 <= limit <= _NO_LIMIT:
+            raise ValueError(_BAD_STATE.format(f"limit {limit}"))
+        table.rows_seen, table._limit = int(rows_seen), int(limit)
+        table._codes, table._w, table._w2 = codes, w, w2
+        return table
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-able state; :meth:`from_state` rebuilds an equal table."""
+        return {
+            "version": _STATE_VERSION,
+            "quantizer": QUANTIZER_VERSION,
+            "kind": self.kind,
+            "joint_size": self.joint_size,
+            "max_keys": self.max_keys,
+            "rows_seen": self.rows_seen,
+            "limit": self._limit,
+            "codes": _b64(self._codes.astype("<i8")),
+            "w": _b64(self._w.astype("<f8")),
+            "w2": _b64(self._w2.astype("<f8")),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> FeatureTable:
+        try:
+            if state["version"] != _STATE_VERSION or state["quantizer"] != QUANTIZER_VERSION:
+                raise ValueError(f"version {state['version']}/{state['quantizer']}")
+            return cls.from_arrays(
+                state["kind"],
+                int(state["joint_size"]),
+                max_keys=int(state["max_keys"]),
+                rows_seen=int(state["rows_seen"]),
+                limit=int(state["limit"]),
+                codes=np.frombuffer(base64.b64decode(state["codes"]), dtype="<i8"),
+                w=np.frombuffer(base64.b64decode(state["w"]), dtype="<f8"),
+                w2=np.frombuffer(base64.b64decode(state["w2"]), dtype="<f8"),
+            )
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise ValueError(_BAD_STATE.format(exc)) from exc
+
+
+def _sum_by(
+    index: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], minlength: int
+) -> npt.NDArray[np.float64]:
+    """Weights summed per index (``np.bincount`` typed as the float array it returns)."""
+    return np.bincount(index, weights, minlength=minlength).astype(np.float64, copy=False)
+
+
+def _check_range(values: npt.NDArray[Any], size: int, what: str) -> None:
+    low, high = int(np.min(values)), int(np.max(values))
+    if low < 0 or high >= size:
+        raise ValueError(f"{what} must lie in [0, {size}), got [{low}, {high}]")
+
+
+def _b64(array: npt.NDArray[Any]) -> str:
+    return base64.b64encode(array.tobytes()).decode("ascii")
