@@ -14,6 +14,7 @@ to be scheduled off the hot path (its latest results ride along in every :class:
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from interceptor.detectors.reservoir import Reservoir
 from interceptor.detectors.snapshot import BankSnapshot
 from interceptor.detectors.table import DEFAULT_MAX_KEYS, FeatureTable
 
-__all__ = ["Assessment", "DetectorBank"]
+__all__ = ["Assessment", "BankSnapshot", "DetectorBank"]
 
 FeatureKey = tuple[str, str]
 
@@ -93,6 +94,9 @@ class DetectorBank:
         self._combinations: list[CombinationResult] = []
         self._stamp: float | None = None
         self._rng = np.random.default_rng(seed)
+        # run_combination may run in a worker thread while observe goes on: it only reads the
+        # reservoirs, and copies them under this lock.
+        self._rows_lock = threading.Lock()
 
     # ----------------------------------------------------------------------------- ingest
 
@@ -144,11 +148,12 @@ class DetectorBank:
             table.add(keys, joint, fold)
             keys_by_name[name], kinds[name] = keys, kind
         if self.reservoir_rows:
-            reservoir = self._reservoirs.get(transformation)
-            if reservoir is None:
-                reservoir = Reservoir(self.reservoir_rows, self._rng)
-                self._reservoirs[transformation] = reservoir
-            reservoir.add(keys_by_name, kinds, joint)
+            with self._rows_lock:
+                reservoir = self._reservoirs.get(transformation)
+                if reservoir is None:
+                    reservoir = Reservoir(self.reservoir_rows, self._rng)
+                    self._reservoirs[transformation] = reservoir
+                reservoir.add(keys_by_name, kinds, joint)
 
     def _advance(self, now: float) -> None:
         """Decay everything held to time ``now`` (time never runs backwards here)."""
@@ -160,8 +165,9 @@ class DetectorBank:
         if factor != 1.0:
             for table in self._tables.values():
                 table.decay(factor)
-            for reservoir in self._reservoirs.values():
-                reservoir.decay(factor)
+            with self._rows_lock:
+                for reservoir in self._reservoirs.values():
+                    reservoir.decay(factor)
 
     def _factor(self, age: float) -> float:
         if self.half_life_s is None or age <= 0:
@@ -213,14 +219,21 @@ class DetectorBank:
         return Assessment(findings, readings, list(self._combinations))
 
     def run_combination(self, now: float) -> list[CombinationResult]:
-        """Fit the combination probe per transformation and attribute on the reservoir rows."""
-        self._advance(now)
+        """Fit the combination probe per transformation and attribute on the reservoir rows.
+
+        Safe to call from a worker thread while :meth:`observe` runs: it touches no table and
+        copies the reservoir rows under a lock before fitting. ``now`` only labels the run.
+        """
+        with self._rows_lock:
+            copies = [
+                (transformation, reservoir.rows(), dict(reservoir.kinds))
+                for transformation, reservoir in sorted(self._reservoirs.items())
+            ]
         results: list[CombinationResult] = []
-        for transformation, reservoir in sorted(self._reservoirs.items()):
-            names, keys, joint = reservoir.rows()
+        for transformation, (names, keys, joint), kinds in copies:
             if not names or len(joint) < self.thresholds.min_samples:
                 continue
-            matrix = _probe_codes(keys, [reservoir.kinds[name] for name in names])
+            matrix = _probe_codes(keys, [kinds[name] for name in names])
             per_attribute = self.schema.decode(joint)
             for attribute, codes in zip(self.schema.attributes, per_attribute, strict=True):
                 known = codes < attribute.unknown
@@ -231,7 +244,7 @@ class DetectorBank:
                     codes[known],
                     seed=self.seed,
                     attribute=attribute.name,
-                    categorical=[kind == "categorical" for kind in map(reservoir.kinds.get, names)],
+                    categorical=[kinds[name] == "categorical" for name in names],
                     score=self.thresholds.proxy,
                 )
                 results.append(
