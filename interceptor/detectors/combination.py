@@ -82,14 +82,35 @@ def combination_probe(
     categorical: npt.ArrayLike | None = None,
     score: float = 0.05,
     max_iter: int = 100,
+    threads: int | None = 1,
 ) -> CombinationResult:
     """Cross-fitted boosted classifier ``target ~ features``.
 
     ``features`` is an ``(n, f)`` array of codes; negative codes (and NaN) are missing.
     ``categorical`` marks the columns to treat as unordered codes (default: integer columns
     with at most :data:`MAX_CATEGORIES` distinct codes). Classes with fewer than ``folds`` rows
-    are dropped.
+    are dropped. ``threads`` caps the model's OpenMP threads (``None``: the library default); one
+    thread is the default because on a small shared machine a parallel fit spends its time
+    waiting on the other threads, and the probe runs beside the stream anyway.
     """
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    if threads is None:
+        return _probe(features, target, folds, seed, attribute, categorical, score, max_iter)
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        return _probe(features, target, folds, seed, attribute, categorical, score, max_iter)
+
+
+def _probe(
+    features: npt.ArrayLike,
+    target: npt.ArrayLike,
+    folds: int,
+    seed: int,
+    attribute: str,
+    categorical: npt.ArrayLike | None,
+    score: float,
+    max_iter: int,
+) -> CombinationResult:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
