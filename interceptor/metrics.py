@@ -309,7 +309,7 @@ def _create(registry: CollectorRegistry) -> Metrics:
         ),
         detector_panel_records=Counter(
             "interceptor_detector_panel_records",
-            "Records whose entity is on the audit panel and that were fed to the proxy detectors",
+            "Records of audit-panel members that were fed to the proxy detectors",
             registry=r,
         ),
         detector_last_evaluation=Gauge(
@@ -337,7 +337,7 @@ def _create(registry: CollectorRegistry) -> Metrics:
         ),
         consent_records=Counter(
             "interceptor_consent_records",
-            "Decided records by whether their entity had consent state (known|unknown)",
+            "Decided records by whether consent state was on file for them (known|unknown)",
             ["consent"], registry=r,
         ),
         ready=Gauge("interceptor_ready", "1 while the instance is ready to process", registry=r),
