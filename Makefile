@@ -6,7 +6,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit format bench clean venv
+# Python code outside the package that is linted and type-checked too.
+SCRIPTS := grafana/generate_dashboards.py deploy/k8s/render.py
+LINTED  := interceptor tests bench grafana deploy
+# apt needs root; use sudo when not root.
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: demo test lint typecheck unit format bench clean venv prometheus-tools dashboards k8s
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,20 +29,39 @@ demo: $(STAMP)
 	$(BIN)/interceptor demo $(DEMO_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check interceptor tests bench
-	$(BIN)/ruff format --check interceptor tests bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy interceptor
+	$(BIN)/mypy interceptor $(SCRIPTS)
 
-test: lint typecheck
+# promtool and prometheus for the alert-rule and live-Prometheus tests (Debian's package; its
+# service does not start without systemd, which is fine: the tests start their own server).
+prometheus-tools:
+	@if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then \
+		echo "promtool: $$(promtool --version 2>&1 | head -n 1)"; \
+	else \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends prometheus; \
+	fi
+
+# grafana/dashboards/*.json from grafana/generate_dashboards.py (a test checks they match).
+dashboards: $(STAMP)
+	$(BIN)/python grafana/generate_dashboards.py
+
+# deploy/k8s/prometheusrule.yaml and configmap-policies.yaml from alerts.yml and policies/.
+k8s: $(STAMP)
+	$(BIN)/python deploy/k8s/render.py
+
+test: lint typecheck prometheus-tools
 	$(BIN)/interceptor policy lint policies
 	$(BIN)/interceptor policy test policies
 	$(BIN)/pytest -q
 
 format: $(STAMP)
-	$(BIN)/ruff format interceptor tests bench
-	$(BIN)/ruff check --fix interceptor tests bench
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
