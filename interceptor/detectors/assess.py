@@ -121,7 +121,8 @@ def worst_status(findings: Iterable[ProxyFinding]) -> Reading:
 def grouped_table(
     table: FeatureTable, *, top_k: int = TOP_K, numeric_bins: int = NUMERIC_BINS
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The table's ``(rows, 2, joint)`` weights and squared weights after grouping its keys."""
+    """The table's ``(rows, 2, joint)`` weights after grouping its keys, and its squared
+    weights per joint code."""
     keys, totals = table.key_totals()
     if table.kind == "numeric":
         row_of_key, rows = group_numeric(keys, totals, numeric_bins)
@@ -170,13 +171,13 @@ def assess(
         w, w2 = grouped_table(table, top_k=top_k, numeric_bins=numeric_bins)
         distinct = table.distinct_seen if table.kind == "categorical" else None
         views = [
-            (a.name, schema.marginal(w, i), schema.marginal(w2, i))
+            (a.name, schema.marginal(w, i), float(schema.marginal(w2, i).sum()))
             for i, a in enumerate(schema.attributes)
         ]
         if len(schema.attributes) > 1:
-            views.append((JOINT, schema.known(w), schema.known(w2)))
-        for attribute, folds, folds2 in views:
-            measured = _measure(folds, folds2, distinct, thresholds, rng, permutations)
+            views.append((JOINT, schema.known(w), float(schema.known(w2).sum())))
+        for attribute, folds, sum_w2 in views:
+            measured = _measure(folds, sum_w2, distinct, thresholds, rng, permutations)
             pending.append(_Pending(transformation, feature, attribute, *measured))
     adjusted = holm([p.p_raw for p in pending])
     return [_decide(p, float(q), thresholds) for p, q in zip(pending, adjusted, strict=True)]
@@ -197,7 +198,7 @@ class _Measured(NamedTuple):
 
 def _measure(
     folds: npt.NDArray[np.float64],
-    folds2: npt.NDArray[np.float64],
+    sum_w2: float,
     distinct: int | None,
     thresholds: Thresholds,
     rng: np.random.Generator,
@@ -206,10 +207,9 @@ def _measure(
     table = folds.sum(axis=1)
     keep = table.sum(axis=1) > 0
     table, folds = table[keep], folds[keep]
-    sum_w2 = float(folds2.sum())
     n_eff = float(table.sum()) ** 2 / sum_w2 if sum_w2 > 0 else 0.0
     summary = summarize(table, n_eff)
-    test = independence_test(table, n_eff, rng, permutations=permutations)
+    test = independence_test(table, n_eff, rng, permutations=permutations, plugin=summary.plugin)
     low, high = summary.interval()
     h_s = summary.h_s
     low_h = min(summary.h_x, h_s)

@@ -23,6 +23,7 @@ import numpy.typing as npt
 __all__ = [
     "TableSummary",
     "confidence_interval",
+    "contingency",
     "delta_se",
     "entropy",
     "miller_madow_mi",
@@ -36,6 +37,16 @@ __all__ = [
 Z_95: Final = 1.959963984540054
 
 Counts = npt.NDArray[np.float64]
+
+
+def contingency(
+    x: npt.ArrayLike, s: npt.ArrayLike, shape: tuple[int, int] | None = None
+) -> npt.NDArray[np.float64]:
+    """Count table of two non-negative integer code arrays (one ``bincount``)."""
+    xa, sa = np.asarray(x, dtype=np.int64), np.asarray(s, dtype=np.int64)
+    rows, cols = shape or (int(xa.max()) + 1 if xa.size else 0, int(sa.max()) + 1 if sa.size else 0)
+    flat = np.bincount(xa * cols + sa, minlength=rows * cols)
+    return flat.reshape(rows, cols).astype(np.float64)
 
 
 def entropy(counts: npt.ArrayLike) -> float:
@@ -79,19 +90,19 @@ def summarize(table: npt.ArrayLike, n_eff: float | None = None) -> TableSummary:
     ``n_eff`` defaults to the table's total (undecayed counts).
     """
     t = np.asarray(table, dtype=np.float64)
-    n = float(t.sum())
+    rows = t.sum(axis=1)
+    cols = t.sum(axis=0)
+    n = float(rows.sum())
     if n <= 0:
         return TableSummary(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0)
     n_eff = n if n_eff is None else float(n_eff)
-    rows = t.sum(axis=1)
-    cols = t.sum(axis=0)
-    r, c = np.nonzero(t)
-    cell = t[r, c]
-    log_ratio = np.log(cell) + math.log(n) - np.log(rows[r]) - np.log(cols[c])
-    p = cell / n
-    plugin = float((p * log_ratio).sum())
-    second = float((p * log_ratio * log_ratio).sum())
-    m_xs, m_x, m_s = len(cell), int((rows > 0).sum()), int((cols > 0).sum())
+    mask = t > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log(t * n / np.outer(rows, cols))[mask]
+    p = t[mask] / n
+    plugin = float(p @ log_ratio)
+    second = float(p @ (log_ratio * log_ratio))
+    m_xs, m_x, m_s = len(p), int(np.count_nonzero(rows)), int(np.count_nonzero(cols))
     correction = (m_xs - m_x - m_s + 1) / (2 * n_eff) if n_eff > 0 else 0.0
     se = math.sqrt(max(second - plugin * plugin, 0.0) / n_eff) if n_eff > 0 else math.inf
     return TableSummary(
@@ -99,13 +110,18 @@ def summarize(table: npt.ArrayLike, n_eff: float | None = None) -> TableSummary:
         n_eff=n_eff,
         plugin=plugin,
         miller_madow=plugin - correction,
-        h_x=entropy(rows),
-        h_s=entropy(cols),
+        h_x=_entropy_of(rows, n),
+        h_s=_entropy_of(cols, n),
         se=se,
         m_xs=m_xs,
         m_x=m_x,
         m_s=m_s,
     )
+
+
+def _entropy_of(counts: npt.NDArray[np.float64], total: float) -> float:
+    c = counts[counts > 0]
+    return float(math.log(total) - float(c @ np.log(c)) / total)
 
 
 def plugin_mi(table: npt.ArrayLike) -> float:

@@ -23,8 +23,7 @@ from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import xlogy
-from scipy.stats import chi2
+from scipy.special import chdtrc, xlogy
 
 from interceptor.detectors.estimators import summarize
 
@@ -58,8 +57,12 @@ def independence_test(
     rng: np.random.Generator | None = None,
     *,
     permutations: int = 999,
+    plugin: float | None = None,
 ) -> TestResult:
-    """Test rows and columns of ``table`` for independence at effective size ``n_eff``."""
+    """Test rows and columns of ``table`` for independence at effective size ``n_eff``.
+
+    ``plugin`` is the table's plug-in MI when the caller has it already.
+    """
     t = np.asarray(table, dtype=np.float64)
     t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
     n = float(t.sum())
@@ -71,12 +74,18 @@ def independence_test(
     dof = (m_x - 1) * (m_s - 1)
     expected = np.outer(scaled.sum(axis=1), scaled.sum(axis=0)) / n_eff
     if expected.min() >= MIN_EXPECTED:
-        g = 2.0 * n_eff * max(summarize(t).plugin, 0.0)
-        return TestResult(g, dof, float(chi2.sf(g, dof)), "g")
+        mi = summarize(t).plugin if plugin is None else plugin
+        g = 2.0 * n_eff * max(mi, 0.0)
+        return TestResult(g, dof, _chi2_sf(g, dof), "g")
     if n_eff <= PERMUTATION_MAX_N and n_eff / (m_x * m_s) < MIN_EXPECTED:
         return _permutation(scaled, dof, rng or np.random.default_rng(0), permutations)
     x2 = float(((scaled - expected) ** 2 / expected).sum())
-    return TestResult(x2, dof, float(chi2.sf(x2, dof)), "pearson")
+    return TestResult(x2, dof, _chi2_sf(x2, dof), "pearson")
+
+
+def _chi2_sf(statistic: float, dof: int) -> float:
+    """Upper tail of chi-square (the ufunc; ``scipy.stats.chi2.sf`` costs 50 us a call)."""
+    return float(chdtrc(dof, statistic))
 
 
 def _permutation(

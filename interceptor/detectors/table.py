@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,7 @@ _LENGTHS = "keys, joint codes and folds must have one length, got {0}"
 _BAD_STATE = "detector table state is not valid: {0}"
 
 Fold = Literal[0, 1]
+IntT = TypeVar("IntT", np.int32, np.int64)
 
 
 class FeatureTable:
@@ -89,23 +90,32 @@ class FeatureTable:
             raise ValueError(_LENGTHS.format([len(keys), len(joint_codes), len(folds)]))
         if len(keys) == 0:
             return
-        _check_range(keys, KEY_LIMIT, "keys")
+        keys = np.asarray(keys, dtype=np.int64)
+        low, high = int(keys.min()), int(keys.max())
+        if low < 0 or high >= KEY_LIMIT:
+            raise ValueError(f"keys must lie in [0, {KEY_LIMIT}), got [{low}, {high}]")
         _check_range(joint_codes, self.joint_size, "joint codes")
         _check_range(folds, 2, "folds")
-        combined = (
-            np.asarray(keys, dtype=np.int64) * self.columns
-            + np.asarray(folds, dtype=np.int64) * self.joint_size
-            + np.asarray(joint_codes, dtype=np.int64)
+        column = np.asarray(folds, dtype=np.int64) * self.joint_size + np.asarray(
+            joint_codes, dtype=np.int64
         )
+        base = low * self.columns
+        narrow = (high - low + 1) * self.columns < 1 << 31  # grid keys of one batch usually are
+        combined = (keys - low) * self.columns + column
+        if narrow:
+            combined = combined.astype(np.int32)  # sorts in half the time
         if weights is None:
-            codes, counts = np.unique(combined, return_counts=True)
-            w = counts.astype(np.float64)
+            ordered = np.sort(combined)
+            codes, starts = _runs(ordered)
+            w = np.diff(starts, append=len(ordered)).astype(np.float64)
             w2 = w
         else:
-            codes, inverse = np.unique(combined, return_inverse=True)
-            weights = np.asarray(weights, dtype=np.float64)
-            w = _sum_by(inverse, weights, minlength=len(codes))
-            w2 = _sum_by(inverse, weights * weights, minlength=len(codes))
+            order = np.argsort(combined, kind="stable")
+            codes, starts = _runs(combined[order])
+            weights = np.asarray(weights, dtype=np.float64)[order]
+            w = np.add.reduceat(weights, starts)
+            w2 = np.add.reduceat(weights * weights, starts)
+        codes = codes.astype(np.int64) + base
         self.rows_seen += len(keys)
         self._absorb(codes, w, w2, self._limit)
 
@@ -147,17 +157,24 @@ class FeatureTable:
         limit: int,
     ) -> None:
         if len(self._codes):
-            codes, inverse = np.unique(np.concatenate([self._codes, codes]), return_inverse=True)
-            w = _sum_by(inverse, np.concatenate([self._w, w]), minlength=len(codes))
-            w2 = _sum_by(inverse, np.concatenate([self._w2, w2]), minlength=len(codes))
+            # Two sorted runs: a stable sort merges them in linear time, and each shared cell
+            # is summed as (own + other), so a + b and b + a agree bit for bit.
+            both = np.concatenate([self._codes, codes])
+            order = np.argsort(both, kind="stable")
+            codes, starts = _runs(both[order])
+            w = np.add.reduceat(np.concatenate([self._w, w])[order], starts)
+            w2 = np.add.reduceat(np.concatenate([self._w2, w2])[order], starts)
         self._codes, self._w, self._w2 = codes, w, w2
         self._limit = limit
         self._cap()
 
     def _cap(self) -> None:
         """Fold keys outside the bottom-``max_keys`` of the key hash into OVERFLOW."""
+        if len(self._codes) <= self.max_keys and self._limit == _NO_LIMIT:
+            return  # fewer cells than the cap, so fewer keys too
         keys = self._codes // self.columns
-        distinct = np.unique(keys[keys < RESERVED_FLOOR])
+        distinct, _ = _runs(keys)
+        distinct = distinct[distinct < RESERVED_FLOOR]
         if len(distinct) <= self.max_keys and self._limit == _NO_LIMIT:
             return
         hashes = mix64(distinct)
@@ -177,9 +194,10 @@ class FeatureTable:
     def _absorb_sorted(
         self, codes: npt.NDArray[np.int64], w: npt.NDArray[np.float64], w2: npt.NDArray[np.float64]
     ) -> None:
-        self._codes, inverse = np.unique(codes, return_inverse=True)
-        self._w = _sum_by(inverse, w, minlength=len(self._codes))
-        self._w2 = _sum_by(inverse, w2, minlength=len(self._codes))
+        order = np.argsort(codes, kind="stable")
+        self._codes, starts = _runs(codes[order])
+        self._w = np.add.reduceat(w[order], starts)
+        self._w2 = np.add.reduceat(w2[order], starts)
 
     # ----------------------------------------------------------------------------- reading
 
@@ -209,7 +227,7 @@ class FeatureTable:
     @property
     def distinct_seen(self) -> int:
         """Distinct values seen: exact until the cap is reached, a bottom-k estimate after."""
-        keys = np.unique(self._codes // self.columns)
+        keys, _ = _runs(self._codes // self.columns)
         held = int((keys < RESERVED_FLOOR).sum())
         if self._limit == _NO_LIMIT:
             return held
@@ -222,25 +240,26 @@ class FeatureTable:
 
     def key_totals(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Sorted distinct keys and the total weight of each (both folds, every column)."""
-        keys = self._codes // self.columns
-        distinct, inverse = np.unique(keys, return_inverse=True)
-        return distinct, _sum_by(inverse, self._w, minlength=len(distinct))
+        distinct, starts = _runs(self._codes // self.columns)
+        if not len(distinct):
+            return distinct, np.empty(0, dtype=np.float64)
+        return distinct, np.add.reduceat(self._w, starts)
 
     def grouped(
         self, row_of_key: npt.NDArray[np.int64], rows: int
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Dense ``(rows, 2, joint_size)`` weights and squared weights for a key -> row map.
+        """Dense ``(rows, 2, joint_size)`` weights for a key -> row map, and the squared
+        weights per joint code (all an effective sample size needs).
 
         ``row_of_key`` is aligned with the keys of :meth:`key_totals`.
         """
-        keys = self._codes // self.columns
-        _, key_index = np.unique(keys, return_inverse=True)
-        flat = row_of_key[key_index] * self.columns + self._codes % self.columns
+        _, starts = _runs(self._codes // self.columns)
+        row = np.repeat(row_of_key, np.diff(starts, append=len(self._codes)))
+        column = self._codes % self.columns
         size = rows * self.columns
-        shape = (rows, 2, self.joint_size)
-        w = _sum_by(flat, self._w, minlength=size).reshape(shape)
-        w2 = _sum_by(flat, self._w2, minlength=size).reshape(shape)
-        return w, w2
+        w = _sum_by(row * self.columns + column, self._w, minlength=size)
+        w2 = _sum_by(column % self.joint_size, self._w2, minlength=self.joint_size)
+        return w.reshape(rows, 2, self.joint_size), w2
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FeatureTable):
@@ -338,6 +357,17 @@ class FeatureTable:
             )
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise ValueError(_BAD_STATE.format(exc)) from exc
+
+
+def _runs(ordered: npt.NDArray[IntT]) -> tuple[npt.NDArray[IntT], npt.NDArray[np.intp]]:
+    """Distinct values of a sorted array and where each run of equal values starts."""
+    if len(ordered) == 0:
+        return ordered, np.empty(0, dtype=np.intp)
+    start = np.empty(len(ordered), dtype=bool)
+    start[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=start[1:])
+    starts = np.flatnonzero(start)
+    return ordered[starts], starts
 
 
 def _sum_by(
