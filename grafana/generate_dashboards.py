@@ -549,6 +549,7 @@ def compliance() -> Dashboard:
                 )
             ],
             unit="ops",
+            width=24,
             stacked=True,
         ),
     ):
@@ -672,6 +673,27 @@ def proxy_detectors() -> Dashboard:
         options={"columnField": "attribute", "rowField": "feature", "valueField": "Value"},
     )
     for panel in (
+        single(
+            "Features flagged",
+            "(transformation, feature, attribute) combinations whose proxy status is review "
+            "or proxy right now. Each is listed in the table below; new ones raise the "
+            "InterceptorProxyFeatureFlagged alert.",
+            Query(f"sum(max by ({key}) (interceptor_proxy_flagged{{{asel}}}))"),
+            width=12,
+            height=4,
+            steps=((None, "green"), (1, "orange")),
+            decimals=0,
+        ),
+        single(
+            "Seconds since last detector evaluation",
+            "Age of the detectors' most recent evaluation. It should stay well below the "
+            "evaluation period; a growing value means the detectors stopped judging.",
+            Query(f"time() - max(interceptor_detector_last_evaluation_timestamp_seconds{{{SEL}}})"),
+            unit="s",
+            width=12,
+            height=4,
+            steps=((None, "green"), (900, "orange"), (3600, "red")),
+        ),
         tabular(
             "Proxy score: feature × attribute",
             "Share of a protected attribute's entropy that the feature reveals (corrected "
@@ -685,33 +707,12 @@ def proxy_detectors() -> Dashboard:
                 instant=True,
                 table=True,
             ),
-            width=16,
+            width=24,
             height=10,
             hide=("Time", "transformation"),
             transformations=[matrix],
             unit="none",
             steps=((None, "green"), (SCORE_REVIEW, "orange"), (SCORE_PROXY, "red")),
-        ),
-        single(
-            "Features flagged",
-            "(transformation, feature, attribute) combinations whose proxy status is review "
-            "or proxy right now. Each is listed in the table below; new ones raise the "
-            "InterceptorProxyFeatureFlagged alert.",
-            Query(f"sum(max by ({key}) (interceptor_proxy_flagged{{{asel}}}))"),
-            width=8,
-            height=5,
-            steps=((None, "green"), (1, "orange")),
-            decimals=0,
-        ),
-        single(
-            "Seconds since last detector evaluation",
-            "Age of the detectors' most recent evaluation. It should stay well below the "
-            "evaluation period; a growing value means the detectors stopped judging.",
-            Query(f"time() - max(interceptor_detector_last_evaluation_timestamp_seconds{{{SEL}}})"),
-            unit="s",
-            width=8,
-            height=5,
-            steps=((None, "green"), (900, "orange"), (3600, "red")),
         ),
         tabular(
             "Flagged features",

@@ -123,3 +123,15 @@ def test_provisioning_points_at_the_dashboards_and_prometheus() -> None:
     mounts = compose["services"]["grafana"]["volumes"]
     assert f"./grafana/dashboards:{provider['options']['path']}:ro" in mounts
     assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+
+
+def test_panels_fit_the_grid_without_overlapping() -> None:
+    for name, model in dashboards().items():
+        taken: dict[tuple[int, int], str] = {}
+        for panel in panels(model):
+            grid = panel["gridPos"]
+            assert grid["x"] + grid["w"] <= 24, f"{name} / {panel['title']} is too wide"
+            for x in range(grid["x"], grid["x"] + grid["w"]):
+                for y in range(grid["y"], grid["y"] + grid["h"]):
+                    other = taken.setdefault((x, y), panel["title"])
+                    assert other == panel["title"], f"{name}: {panel['title']} covers {other}"
