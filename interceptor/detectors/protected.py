@@ -58,8 +58,8 @@ class ProtectedAttribute:
         return {level: i for i, level in enumerate(self.levels)}
 
     def code(self, value: object) -> int:
-        """The level's code; anything that is not one of the levels is unknown."""
-        if value is None or isinstance(value, bool):
+        """The level's code (non-text values are matched by ``str``); anything else is unknown."""
+        if value is None:
             return self.unknown
         return self._index.get(value if isinstance(value, str) else str(value), self.unknown)
 

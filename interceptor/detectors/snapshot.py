@@ -1,13 +1,13 @@
 """A bank's tables at one moment, as bytes for the compacted ``interceptor.detector-state`` topic.
 
-Format (version 1): an ``.npz`` archive (zip, deflate; read with ``allow_pickle=False``) holding
+Format (version 2): an ``.npz`` archive (zip, deflate; read with ``allow_pickle=False``) holding
 
 - ``meta``: a 0-d unicode array with JSON ``{"format": "interceptor.detectors.snapshot",
-  "version": 1, "quantizer": Q, "instance": ..., "time": ..., "tables": [{"transformation",
+  "version": 2, "quantizer": Q, "instance": ..., "time": ..., "tables": [{"transformation",
   "feature", "kind", "joint_size", "max_keys", "rows_seen", "limit"}, ...]}``;
 - per table i: ``c{i}`` the cell codes as int64 deltas (first code, then differences, which
-  compress well because codes are sorted), ``w{i}`` and ``q{i}`` the weights and squared weights
-  as float64.
+  compress well because codes are sorted), ``w{i}`` the cells' weights and ``q{i}`` the squared
+  weights per joint protected code, as float64.
 
 The panel-row reservoir of the combination probe is never part of a snapshot: it holds rows.
 """
@@ -29,7 +29,7 @@ from interceptor.detectors.table import FeatureTable
 __all__ = ["BankSnapshot", "SNAPSHOT_FORMAT", "SNAPSHOT_VERSION"]
 
 SNAPSHOT_FORMAT: Final = "interceptor.detectors.snapshot"
-SNAPSHOT_VERSION: Final = 1
+SNAPSHOT_VERSION: Final = 2
 
 _BAD_SNAPSHOT = "detector snapshot is not valid: {0}"
 
@@ -98,6 +98,7 @@ class BankSnapshot:
                 return cls(str(meta["instance"]), float(meta["time"]), tables)
         except (
             OSError,
+            EOFError,
             KeyError,
             TypeError,
             ValueError,

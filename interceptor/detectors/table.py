@@ -1,14 +1,17 @@
 """One feature's sparse contingency table against the joint protected code, in two folds.
 
 A cell is (feature key, fold, joint protected code) and holds a weight (a count, or a decayed
-count) and the sum of squared weights, so the effective sample size of any sub-table is known:
-Kish's N_eff = (sum w)^2 / sum w^2. The fold is a bit of a hash of the entity id; the two folds
-let the cross-fitted (held-out) information be computed from counts alone.
+count). Beside the cells, the sum of squared weights is kept per joint protected code: every
+table the estimators see keeps all feature rows and a subset of the protected columns, so that is
+all Kish's effective sample size N_eff = (sum w)^2 / sum w^2 of a sub-table needs. The fold is a
+bit of a hash of the entity id; the two folds let the cross-fitted (held-out) information be
+computed from counts alone.
 
-The cells are stored as one sorted int64 array ``key * columns + column`` with two float64
-arrays beside it, so adding a batch, merging two tables and decaying are a few vectorised numpy
-calls. Merging is exact for integer counts and associative and commutative up to float rounding
-otherwise, which is what lets partitions and instances be added in any order.
+The cells are stored as one sorted int64 array ``key * columns + column`` with a float64 array
+of weights beside it, so adding a batch, merging two tables and decaying are a few vectorised
+numpy calls. Merging is exact for integer counts, and otherwise commutative bit for bit and
+associative up to float rounding, which is what lets partitions and instances be added in any
+order.
 
 The number of distinct keys is capped (a bottom-k of a fixed hash of the key): keys whose hash is
 above the table's admission limit are folded into the OVERFLOW row. Because admission depends only
@@ -41,7 +44,7 @@ DEFAULT_MAX_KEYS: Final = 65_536
 #: A cell whose weight decays below this is dropped (about 20 half-lives for a single count).
 PRUNE_WEIGHT: Final = 1e-6
 _NO_LIMIT: Final = (1 << 64) - 1
-_STATE_VERSION: Final = 1
+_STATE_VERSION: Final = 2
 
 _MISMATCH = "cannot merge tables: {0} differ ({1!r} and {2!r})"
 _TOO_MANY_COLUMNS = "a joint protected code of {0} cells is too large (at most {1})"
@@ -57,6 +60,8 @@ class FeatureTable:
 
     __slots__ = ("_codes", "_limit", "_w", "_w2", "joint_size", "kind", "max_keys", "rows_seen")
 
+    # _codes: sorted cell codes; _w: their weights; _w2: squared weights per joint code.
+
     def __init__(
         self, kind: FeatureKind, joint_size: int, *, max_keys: int = DEFAULT_MAX_KEYS
     ) -> None:
@@ -68,7 +73,7 @@ class FeatureTable:
         self.rows_seen = 0
         self._codes = np.empty(0, dtype=np.int64)
         self._w = np.empty(0, dtype=np.float64)
-        self._w2 = np.empty(0, dtype=np.float64)
+        self._w2 = np.zeros(joint_size, dtype=np.float64)
         self._limit = _NO_LIMIT
 
     @property
@@ -104,20 +109,22 @@ class FeatureTable:
         combined = (keys - low) * self.columns + column
         if narrow:
             combined = combined.astype(np.int32)  # sorts in half the time
+        joint = np.asarray(joint_codes, dtype=np.int64)
         if weights is None:
             ordered = np.sort(combined)
             codes, starts = _runs(ordered)
             w = np.diff(starts, append=len(ordered)).astype(np.float64)
-            w2 = w
+            w2 = np.bincount(joint, minlength=self.joint_size).astype(np.float64)
         else:
+            weights = np.asarray(weights, dtype=np.float64)
             order = np.argsort(combined, kind="stable")
             codes, starts = _runs(combined[order])
-            weights = np.asarray(weights, dtype=np.float64)[order]
-            w = np.add.reduceat(weights, starts)
-            w2 = np.add.reduceat(weights * weights, starts)
+            w = np.add.reduceat(weights[order], starts)
+            w2 = _sum_by(joint, weights * weights, minlength=self.joint_size)
         codes = codes.astype(np.int64) + base
         self.rows_seen += len(keys)
-        self._absorb(codes, w, w2, self._limit)
+        self._w2 = self._w2 + w2
+        self._absorb(codes, w, self._limit)
 
     def decay(self, factor: float) -> None:
         """Multiply every weight by ``factor`` (squared weights by its square); drop dust."""
@@ -127,7 +134,7 @@ class FeatureTable:
         self._w2 = self._w2 * (factor * factor)
         keep = self._w >= PRUNE_WEIGHT
         if not keep.all():
-            self._codes, self._w, self._w2 = self._codes[keep], self._w[keep], self._w2[keep]
+            self._codes, self._w = self._codes[keep], self._w[keep]
 
     def merged(self, other: FeatureTable) -> FeatureTable:
         """A new table holding both tables' weights (union of keys)."""
@@ -136,7 +143,8 @@ class FeatureTable:
                 raise ValueError(_MISMATCH.format(name, getattr(self, name), getattr(other, name)))
         result = self.copy()
         result.rows_seen += other.rows_seen
-        result._absorb(other._codes, other._w, other._w2, min(self._limit, other._limit))
+        result._w2 = self._w2 + other._w2
+        result._absorb(other._codes, other._w, min(self._limit, other._limit))
         return result
 
     def __add__(self, other: FeatureTable) -> FeatureTable:
@@ -149,13 +157,7 @@ class FeatureTable:
         result._limit = self._limit
         return result
 
-    def _absorb(
-        self,
-        codes: npt.NDArray[np.int64],
-        w: npt.NDArray[np.float64],
-        w2: npt.NDArray[np.float64],
-        limit: int,
-    ) -> None:
+    def _absorb(self, codes: npt.NDArray[np.int64], w: npt.NDArray[np.float64], limit: int) -> None:
         if len(self._codes):
             # Two sorted runs: a stable sort merges them in linear time, and each shared cell
             # is summed as (own + other), so a + b and b + a agree bit for bit.
@@ -163,8 +165,7 @@ class FeatureTable:
             order = np.argsort(both, kind="stable")
             codes, starts = _runs(both[order])
             w = np.add.reduceat(np.concatenate([self._w, w])[order], starts)
-            w2 = np.add.reduceat(np.concatenate([self._w2, w2])[order], starts)
-        self._codes, self._w, self._w2 = codes, w, w2
+        self._codes, self._w = codes, w
         self._limit = limit
         self._cap()
 
@@ -189,15 +190,9 @@ class FeatureTable:
         codes = self._codes.copy()
         codes[moved] = OVERFLOW_KEY * self.columns + self._codes[moved] % self.columns
         self._codes = np.empty(0, dtype=np.int64)
-        self._absorb_sorted(codes, self._w, self._w2)
-
-    def _absorb_sorted(
-        self, codes: npt.NDArray[np.int64], w: npt.NDArray[np.float64], w2: npt.NDArray[np.float64]
-    ) -> None:
         order = np.argsort(codes, kind="stable")
         self._codes, starts = _runs(codes[order])
-        self._w = np.add.reduceat(w[order], starts)
-        self._w2 = np.add.reduceat(w2[order], starts)
+        self._w = np.add.reduceat(self._w[order], starts)
 
     # ----------------------------------------------------------------------------- reading
 
@@ -255,11 +250,9 @@ class FeatureTable:
         """
         _, starts = _runs(self._codes // self.columns)
         row = np.repeat(row_of_key, np.diff(starts, append=len(self._codes)))
-        column = self._codes % self.columns
-        size = rows * self.columns
-        w = _sum_by(row * self.columns + column, self._w, minlength=size)
-        w2 = _sum_by(column % self.joint_size, self._w2, minlength=self.joint_size)
-        return w.reshape(rows, 2, self.joint_size), w2
+        flat = row * self.columns + self._codes % self.columns
+        w = _sum_by(flat, self._w, minlength=rows * self.columns)
+        return w.reshape(rows, 2, self.joint_size), self._w2.copy()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FeatureTable):
@@ -288,7 +281,8 @@ class FeatureTable:
     def arrays(
         self,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """The cells: sorted codes ``key * columns + column``, weights, squared weights."""
+        """Sorted cell codes ``key * columns + column``, their weights, and the squared
+        weights per joint code."""
         return self._codes, self._w, self._w2
 
     @property
@@ -315,8 +309,10 @@ class FeatureTable:
         table = cls(kind, joint_size, max_keys=max_keys)
         codes = np.asarray(codes, dtype=np.int64)
         w, w2 = np.asarray(w, dtype=np.float64), np.asarray(w2, dtype=np.float64)
-        if not len(codes) == len(w) == len(w2) or (len(codes) > 1 and np.any(np.diff(codes) <= 0)):
+        if len(codes) != len(w) or (len(codes) > 1 and np.any(np.diff(codes) <= 0)):
             raise ValueError(_BAD_STATE.format("cells are not sorted and aligned"))
+        if len(w2) != joint_size:
+            raise ValueError(_BAD_STATE.format("squared weights do not match the joint code"))
         if len(codes) and (codes[0] < 0 or codes[-1] >= KEY_LIMIT * table.columns):
             raise ValueError(_BAD_STATE.format("cell codes out of range"))
         if not 0 <= limit <= _NO_LIMIT:

@@ -97,6 +97,12 @@ def test_snapshot_round_trip_and_restore() -> None:
     assert restarted.run_combination(1_600.0) == []  # rows are never part of a snapshot
 
 
+@pytest.mark.parametrize("data", [b"", b"not a snapshot", b"PK\x03\x04broken"])
+def test_unreadable_snapshots_are_refused(data: bytes) -> None:
+    with pytest.raises(ValueError, match="snapshot is not valid"):
+        BankSnapshot.from_bytes(data)
+
+
 def test_snapshot_never_holds_raw_values() -> None:
     bank = DetectorBank(DEFAULT_SCHEMA, reservoir_rows=10)
     secret = "user-4711-secret"

@@ -33,10 +33,11 @@ def test_encode_is_mixed_radix_and_unknowns_get_the_last_code() -> None:
     assert race.tolist() == [0, 3, 6, 6]
 
 
-def test_missing_column_is_unknown_and_bools_are_not_levels() -> None:
+def test_missing_column_is_unknown_and_other_types_match_by_text() -> None:
     schema = ProtectedSchema.from_mapping({"flag": ["True", "False"], "g": ["a"]})
-    codes = schema.encode({"flag": [True, "True"]})
-    assert codes.tolist() == [2 * 2 + 1, 0 * 2 + 1]
+    codes = schema.encode({"flag": [True, "False", 1, None]})
+    unknown_g = 1
+    assert codes.tolist() == [c * 2 + unknown_g for c in (0, 1, 2, 2)]
 
 
 def test_marginals_drop_unknown_and_known_keeps_complete_rows() -> None:
