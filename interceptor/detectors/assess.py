@@ -44,6 +44,9 @@ __all__ = [
     "worst_status",
 ]
 
+_BAD_THRESHOLDS = "thresholds need 0 <= review <= proxy, got review={0} proxy={1}"
+_BAD_ALPHA = "alpha must lie in (0, 1), got {0}"
+
 Status = Literal["clear", "review", "proxy", "insufficient_support"]
 
 #: Severity order for summaries: a feature with any untestable attribute is not "clear".
@@ -66,9 +69,9 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         if not 0 <= self.review <= self.proxy:
-            raise ValueError("thresholds need 0 <= review <= proxy")
+            raise ValueError(_BAD_THRESHOLDS.format(self.review, self.proxy))
         if not 0 < self.alpha < 1:
-            raise ValueError("alpha must lie in (0, 1)")
+            raise ValueError(_BAD_ALPHA.format(self.alpha))
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,9 @@ FeatureKey = tuple[str, str]
 
 _SEED: Final = 0x5EED
 
+_BAD_HALF_LIFE = "half_life_s must be positive, got {0}"
+_LENGTHS = "features ({0}), joint codes ({1}) and folds ({2}) must have one length"
+
 
 @dataclass(frozen=True)
 class Assessment:
@@ -79,7 +82,7 @@ class DetectorBank:
         seed: int = _SEED,
     ) -> None:
         if half_life_s is not None and not half_life_s > 0:
-            raise ValueError("half_life_s must be positive")
+            raise ValueError(_BAD_HALF_LIFE.format(half_life_s))
         self.schema = schema
         self.thresholds = thresholds or Thresholds()
         self.half_life_s = half_life_s
@@ -110,7 +113,7 @@ class DetectorBank:
     ) -> None:
         """Count a batch of panel rows (``features[i]`` belongs to ``joint_codes[i]``)."""
         if len(features) != len(joint_codes) or len(features) != len(folds):
-            raise ValueError("features, joint codes and folds must have one length")
+            raise ValueError(_LENGTHS.format(len(features), len(joint_codes), len(folds)))
         if not features:
             return
         names = dict.fromkeys(name for row in features for name in row)
@@ -128,7 +131,7 @@ class DetectorBank:
         """:meth:`observe` for data already held as columns (the offline path)."""
         lengths = {len(column) for column in columns.values()} | {len(joint_codes), len(folds)}
         if len(lengths) > 1:
-            raise ValueError("feature columns, joint codes and folds must have one length")
+            raise ValueError(_LENGTHS.format(sorted(lengths), len(joint_codes), len(folds)))
         if len(joint_codes) == 0:
             return
         self._advance(now)

@@ -23,6 +23,7 @@ __all__ = ["MAX_LEVELS", "assess_columns", "infer_schema", "row_folds"]
 #: A protected column with more distinct values than this is not a categorical attribute.
 MAX_LEVELS: Final = 64
 
+_NO_VALUES = 'protected column "{0}" has no values'
 _TOO_MANY_LEVELS = 'protected column "{0}" has {1} distinct values (at most {2})'
 
 Column = Sequence[object] | npt.NDArray[Any]
@@ -35,7 +36,7 @@ def infer_schema(protected: Mapping[str, Column]) -> ProtectedSchema:
         values = column.tolist() if isinstance(column, np.ndarray) else list(column)
         levels = sorted({str(v) for v in values if _present(v)})
         if not levels:
-            raise ValueError(f'protected column "{name}" has no values')
+            raise ValueError(_NO_VALUES.format(name))
         if len(levels) > MAX_LEVELS:
             raise ValueError(_TOO_MANY_LEVELS.format(name, len(levels), MAX_LEVELS))
         mapping[name] = levels

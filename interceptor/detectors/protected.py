@@ -28,6 +28,7 @@ JOINT: Final = "joint"
 
 _DUPLICATE_ATTRIBUTE = 'protected attribute "{0}" is declared twice'
 _NO_LEVELS = 'protected attribute "{0}" needs at least one level'
+_LENGTHS = "protected columns differ in length: {0}"
 _RESERVED_NAME = 'protected attribute cannot be called "{0}"'
 
 
@@ -153,7 +154,7 @@ class ProtectedSchema:
 def _length(columns: Mapping[str, Sequence[object]]) -> int:
     lengths = {len(column) for column in columns.values()}
     if len(lengths) > 1:
-        raise ValueError(f"protected columns differ in length: {sorted(lengths)}")
+        raise ValueError(_LENGTHS.format(sorted(lengths)))
     return lengths.pop() if lengths else 0
 
 

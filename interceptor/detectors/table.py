@@ -50,6 +50,7 @@ _MISMATCH = "cannot merge tables: {0} differ ({1!r} and {2!r})"
 _TOO_MANY_COLUMNS = "a joint protected code of {0} cells is too large (at most {1})"
 _LENGTHS = "keys, joint codes and folds must have one length, got {0}"
 _BAD_STATE = "detector table state is not valid: {0}"
+_OUT_OF_RANGE = "{0} must lie in [0, {1}), got [{2}, {3}]"
 
 Fold = Literal[0, 1]
 IntT = TypeVar("IntT", np.int32, np.int64)
@@ -98,7 +99,7 @@ class FeatureTable:
         keys = np.asarray(keys, dtype=np.int64)
         low, high = int(keys.min()), int(keys.max())
         if low < 0 or high >= KEY_LIMIT:
-            raise ValueError(f"keys must lie in [0, {KEY_LIMIT}), got [{low}, {high}]")
+            raise ValueError(_OUT_OF_RANGE.format("keys", KEY_LIMIT, low, high))
         _check_range(joint_codes, self.joint_size, "joint codes")
         _check_range(folds, 2, "folds")
         column = np.asarray(folds, dtype=np.int64) * self.joint_size + np.asarray(
@@ -376,7 +377,7 @@ def _sum_by(
 def _check_range(values: npt.NDArray[Any], size: int, what: str) -> None:
     low, high = int(np.min(values)), int(np.max(values))
     if low < 0 or high >= size:
-        raise ValueError(f"{what} must lie in [0, {size}), got [{low}, {high}]")
+        raise ValueError(_OUT_OF_RANGE.format(what, size, low, high))
 
 
 def _b64(array: npt.NDArray[Any]) -> str:
