@@ -86,6 +86,7 @@ def _cmd_transformations_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from interceptor.offline.cli import add_audit_command
     from interceptor.policy.cli import add_policy_commands
 
     parser = argparse.ArgumentParser(
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_broker(subparsers)
     add_policy_commands(subparsers)
     _add_transformations(subparsers)
+    add_audit_command(subparsers)
     return parser
 
 
