@@ -61,7 +61,7 @@ def _attribute_words(attribute: str, result: AuditResult) -> str:
 
 
 def _known_words(attribute: str) -> str:
-    return "all of them are known" if attribute == JOINT else "it is known"
+    return "all of them are known" if attribute == JOINT else f"{attribute} is known"
 
 
 def _badge(status: str) -> str:
@@ -76,14 +76,19 @@ def _summary(result: AuditResult) -> str:
     attributes = ", ".join(_e(a.name) for a in result.attributes)
     proxies = sorted({r.feature for r in result.proxies if r.status == "proxy"})
     reviews = sorted({r.feature for r in result.proxies if r.status == "review"} - set(proxies))
-    sparse = sorted({r.feature for r in result.proxies if r.status == "insufficient_support"})
+    sparse = [
+        feature
+        for feature in result.features
+        if (rows := [r for r in result.proxies if r.feature == feature])
+        and all(r.status == "insufficient_support" for r in rows)
+    ]
     combos = [c for c in result.combinations if c.flagged]
     parts = [
         f"<p>This report checks whether any of the {_plural(len(result.features), 'feature')} "
         f"in <code>{_e(result.file)}</code> ({result.rows:,} rows) acts as a stand-in "
         f"(a <em>proxy</em>) for a protected attribute: {attributes}. A proxy lets a targeting "
-        "model treat people differently by race, sex or age even though that attribute itself "
-        "is never used.</p>"
+        "model treat people differently by a protected attribute even though the attribute "
+        "itself is never used.</p>"
     ]
     if proxies or reviews or combos:
         items = []
@@ -103,11 +108,20 @@ def _summary(result: AuditResult) -> str:
                 "attribute; weaker, but more than chance.</li>"
             )
         if combos:
+            alone = _single_flagged(result)
+            hidden = [c for c in combos if c.attribute not in alone]
             names = ", ".join(_e(_attribute_words(c.attribute, result)) for c in combos)
+            extra = (
+                ", including "
+                + ", ".join(_e(_attribute_words(c.attribute, result)) for c in hidden)
+                + ", which no single feature reveals"
+                if hidden
+                else ""
+            )
             items.append(
-                "<li><strong>The features together predict "
-                f"{names}</strong> noticeably better than chance, even where no single "
-                "feature does (see <a href='#combination'>Features in combination</a>).</li>"
+                f"<li><strong>All features together predict {names}</strong> clearly better "
+                f"than chance{extra} (see <a href='#combination'>Features in "
+                "combination</a>).</li>"
             )
         parts.append(f'<div class="verdict bad"><ul>{"".join(items)}</ul></div>')
     else:
@@ -143,13 +157,20 @@ def _legend(result: AuditResult) -> str:
         f'<span class="swatch" style="background:{background};color:{text}">not scored</span>'
     )
     thresholds = result.thresholds
+    joint = (
+        f"The <em>joint</em> column scores {_e(_attribute_words(JOINT, result))} "
+        "(intersectional groups). "
+        if len(result.attributes) > 1
+        else ""
+    )
     return (
         '<div class="legend">Score (share of the attribute\'s uncertainty revealed): '
         + "".join(swatches)
         + f"</div><p class='small'>A cell is flagged <em>review</em> when the lower end of its "
         f"95% confidence interval reaches {thresholds.review:g} and <em>proxy</em> when it reaches "
         f"{thresholds.proxy:g}, and the association is significant after Holm correction "
-        f"(p &lt; {thresholds.alpha:g}).</p>"
+        f"(p &lt; {thresholds.alpha:g}). {joint}<em>Too sparse</em> means the table had too few "
+        "rows per cell to test; such a cell is judged by held-out information instead.</p>"
     )
 
 
@@ -198,12 +219,13 @@ def _evidence_sentence(row: ProxyRow, result: AuditResult) -> str:
         f"The feature reveals <strong>{_percent(row.score)}</strong> of the uncertainty "
         f"about {who} (95% confidence interval {_percent(row.ci_low)} to "
         f"{_percent(row.ci_high)}), measured on {row.n:,} rows where "
-        f"{_known_words(row.attribute)}."
+        f"{_e(_known_words(row.attribute))}."
     )
     if row.predictive_information is not None:
         return (
-            f"{measured} The feature has too many distinct values for a direct estimate, so this "
-            "is the information a model fitted on half of the rows keeps on the other half."
+            f"{measured} The table of feature values against {who} is too sparse for a direct "
+            "estimate (too few rows per cell), so this is the information a model fitted on half "
+            "of the rows keeps when tested on the other half."
         )
     return (
         f"{measured} If the feature were unrelated to {who}, an association this strong would "
@@ -256,21 +278,30 @@ def _flagged_sections(result: AuditResult) -> str:
     return "\n".join(sections)
 
 
+def _single_flagged(result: AuditResult) -> set[str]:
+    """Attributes some single feature is flagged for."""
+    return {r.attribute for r in result.proxies if r.flagged}
+
+
 def _combination_sentence(row: CombinationRow, result: AuditResult, levels: int) -> str:
     who = _e(_attribute_words(row.attribute, result))
     chance = (levels - 1) / levels if levels > 1 else 0.0
-    verdict = (
-        "<strong>flagged</strong>: the features together carry information about "
-        f"{who} that a targeting model could pick up"
-        if row.flagged
-        else "not flagged: the features together predict it little better than chance"
+    measured = (
+        f"<strong>{who}</strong>: balanced error rate <strong>{_percent(row.ber)}</strong> "
+        f"(guessing among {levels} groups: {_percent(chance)}), AUC "
+        f"<strong>{_score(row.auc)}</strong>, on {row.n:,} rows. "
     )
-    return (
-        f"A gradient-boosted classifier trained on all features together and tested on rows it "
-        f"was not trained on predicts {who} with a balanced error rate of "
-        f"<strong>{_percent(row.ber)}</strong> (guessing would give "
-        f"{_percent(chance)}) and an AUC of <strong>{_score(row.auc)}</strong> "
-        f"(0.5 is chance, 1.0 is perfect); {verdict}."
+    if not row.flagged:
+        return measured + "Not flagged: together the features predict it little better than chance."
+    if row.attribute in _single_flagged(result):
+        return measured + (
+            "Flagged; a single feature flagged above already reveals it, so this mostly "
+            "confirms that finding."
+        )
+    return measured + (
+        "<strong>Flagged, although no single feature is</strong>: the information is spread "
+        "over several features (for example two that encode the attribute only together), and "
+        "a targeting model given all of them could pick it up."
     )
 
 
@@ -278,17 +309,32 @@ def _combinations(result: AuditResult) -> str:
     if not result.combinations:
         return "<p>The combination detector did not run on this file.</p>"
     levels = {a.name: len(a.levels) for a in result.attributes}
-    joint_levels = 1
-    for count in levels.values():
-        joint_levels *= max(count, 1)
+    used = result.combinations[0].features
+    left_out = [f for f in result.features if used and f not in used]
+    intro = (
+        "<p>A gradient-boosted classifier was trained to predict each protected attribute from "
+        f"{_plural(len(used), 'feature') if used else 'the features'} together and tested on "
+        "rows it was not trained on (five-fold cross-fitting). The balanced error rate is the "
+        "average, over the attribute's groups, of the share of people it assigns to the wrong "
+        "group; the AUC is the chance that it ranks a member of a group above a non-member "
+        "(0.5 is chance, 1.0 is perfect). It is flagged when its error is low enough to "
+        f"guarantee a score of at least {_e(f'{result.thresholds.proxy:g}')} (Fano's inequality) "
+        "and its AUC is at least 0.6.</p>"
+    )
+    if left_out:
+        intro += f"<p class='small'>Left out as ID-like: {', '.join(_e(f) for f in left_out)}.</p>"
     sentences = []
     rows = []
     for row in result.combinations:
-        k = levels.get(row.attribute, joint_levels)
+        k = levels.get(row.attribute, 2)
         sentences.append(f"<p class='explain'>{_combination_sentence(row, result, k)}</p>")
+        badge = (
+            '<span class="badge proxy">flagged</span>'
+            if row.flagged
+            else '<span class="badge clear">not flagged</span>'
+        )
         rows.append(
-            f"<tr><td>{_e(row.attribute)}</td>"
-            f"<td>{_badge('proxy' if row.flagged else 'clear')}</td>"
+            f"<tr><td>{_e(row.attribute)}</td><td>{badge}</td>"
             f'<td class="num">{_score(row.ber)}</td>'
             f'<td class="num">{_score(row.auc)}</td>'
             f'<td class="num">{_score(row.predictive_information)}</td>'
@@ -298,7 +344,7 @@ def _combinations(result: AuditResult) -> str:
         "<table><tr><th>attribute</th><th>result</th><th>balanced error rate</th><th>AUC</th>"
         "<th>predictive information (nats)</th><th>n</th></tr>" + "".join(rows) + "</table>"
     )
-    return "".join(sentences) + table
+    return intro + "".join(sentences) + table
 
 
 def _scanned(result: AuditResult) -> str:

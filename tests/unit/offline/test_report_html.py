@@ -94,9 +94,19 @@ def test_heatmap_has_a_cell_per_feature_and_attribute_with_a_legend(
 
 def test_combination_result_is_explained(audit_result: AuditResult) -> None:
     text = _text(_page(audit_result))
-    assert "balanced error rate of 23.0%" in text
-    assert "AUC of 0.900" in text
-    assert "The features together predict race" in text
+    assert "race: balanced error rate 23.0% (guessing among 2 groups: 50.0%), AUC 0.900" in text
+    assert "a single feature flagged above already reveals it" in text
+    assert "sex: balanced error rate 49.0%" in text and "Not flagged" in text
+    assert "All features together predict race clearly better than chance" in text
+
+
+def test_a_combination_no_single_feature_explains_is_called_out(
+    audit_result: AuditResult,
+) -> None:
+    audit_result.proxies = [p for p in audit_result.proxies if p.attribute != "race"]
+    text = _text(_page(audit_result))
+    assert "Flagged, although no single feature is" in text
+    assert "including race, which no single feature reveals" in text
 
 
 def test_methods_and_limits_are_stated(audit_result: AuditResult) -> None:
