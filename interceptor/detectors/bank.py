@@ -222,7 +222,8 @@ class DetectorBank:
         return Assessment(findings, readings, list(self._combinations))
 
     def run_combination(self, now: float) -> list[CombinationResult]:
-        """Fit the combination probe per transformation and attribute on the reservoir rows.
+        """Fit the combination probe per transformation (with at least two features) and
+        attribute on the reservoir rows.
 
         Safe to call from a worker thread while :meth:`observe` runs: it touches no table and
         copies the reservoir rows under a lock before fitting. ``now`` only labels the run.
@@ -234,8 +235,8 @@ class DetectorBank:
             ]
         results: list[CombinationResult] = []
         for transformation, (names, keys, joint), kinds in copies:
-            if not names or len(joint) < self.thresholds.min_samples:
-                continue
+            if len(names) < 2 or len(joint) < self.thresholds.min_samples:
+                continue  # one feature alone is the pairwise tables' job
             matrix = _probe_codes(keys, [kinds[name] for name in names])
             per_attribute = self.schema.decode(joint)
             for attribute, codes in zip(self.schema.attributes, per_attribute, strict=True):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +52,6 @@ _LENGTHS = "keys, joint codes and folds must have one length, got {0}"
 _BAD_STATE = "detector table state is not valid: {0}"
 _OUT_OF_RANGE = "{0} must lie in [0, {1}), got [{2}, {3}]"
 
-Fold = Literal[0, 1]
 IntT = TypeVar("IntT", np.int32, np.int64)
 
 
