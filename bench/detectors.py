@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=200)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress interleaves
     print(f"detector engine benchmark (min of {args.repeats} runs)")
     mi_ok = mutual_information(args.repeats)
     batch_ok = batch_of_features(args.repeats, args.features, args.rows)
