@@ -110,15 +110,27 @@ class DetectorBank:
         joint_codes: npt.NDArray[np.int64],
         folds: npt.NDArray[np.integer[Any]],
         now: float,
+        groups: npt.NDArray[np.int64] | None = None,
     ) -> None:
-        """Count a batch of panel rows (``features[i]`` belongs to ``joint_codes[i]``)."""
+        """Count a batch of panel rows (``features[i]`` belongs to ``joint_codes[i]``).
+
+        ``groups`` names each row's entity for the combination probe's folds.
+        """
         if len(features) != len(joint_codes) or len(features) != len(folds):
             raise ValueError(_LENGTHS.format(len(features), len(joint_codes), len(folds)))
         if not features:
             return
         names = dict.fromkeys(name for row in features for name in row)
         columns = {name: [row.get(name) for row in features] for name in names}
-        self.observe_columns(transformation, columns, joint_codes, folds, now)
+        # A feature counts only in the records that carry it (an explicit null is MISSING): the
+        # tables then do not depend on which records happened to share a batch.
+        present = {
+            name: np.fromiter((name in row for row in features), np.bool_, len(features))
+            for name in names
+        }
+        self.observe_columns(
+            transformation, columns, joint_codes, folds, now, present=present, groups=groups
+        )
 
     def observe_columns(
         self,
@@ -127,8 +139,15 @@ class DetectorBank:
         joint_codes: npt.NDArray[np.int64],
         folds: npt.NDArray[np.integer[Any]],
         now: float,
+        *,
+        present: Mapping[str, npt.NDArray[np.bool_]] | None = None,
+        groups: npt.NDArray[np.int64] | None = None,
     ) -> None:
-        """:meth:`observe` for data already held as columns (the offline path)."""
+        """:meth:`observe` for data already held as columns (the offline path).
+
+        ``present[name]`` marks the rows that carry the feature; the others are not counted in
+        its table (the reservoir sees them as missing).
+        """
         lengths = {len(column) for column in columns.values()} | {len(joint_codes), len(folds)}
         if len(lengths) > 1:
             raise ValueError(_LENGTHS.format(sorted(lengths), len(joint_codes), len(folds)))
@@ -148,7 +167,11 @@ class DetectorBank:
                 table = FeatureTable(kind, self.schema.joint_size, max_keys=self.max_keys)
                 self._tables[(transformation, name)] = table
             keys = encode_values(_as_sequence(column), kind)
-            table.add(keys, joint, fold)
+            mask = present.get(name) if present is not None else None
+            if mask is None or mask.all():
+                table.add(keys, joint, fold)
+            else:
+                table.add(keys[mask], joint[mask], fold[mask])
             keys_by_name[name], kinds[name] = keys, kind
         if self.reservoir_rows:
             with self._rows_lock:
@@ -156,7 +179,7 @@ class DetectorBank:
                 if reservoir is None:
                     reservoir = Reservoir(self.reservoir_rows, self._rng)
                     self._reservoirs[transformation] = reservoir
-                reservoir.add(keys_by_name, kinds, joint)
+                reservoir.add(keys_by_name, kinds, joint, groups)
 
     def _advance(self, now: float) -> None:
         """Decay everything held to time ``now`` (time never runs backwards here)."""
@@ -230,13 +253,18 @@ class DetectorBank:
         """
         with self._rows_lock:
             copies = [
-                (transformation, reservoir.rows(), dict(reservoir.kinds))
+                (transformation, reservoir.rows(), reservoir.row_groups(), dict(reservoir.kinds))
                 for transformation, reservoir in sorted(self._reservoirs.items())
             ]
+            id_like = {key for key, table in self._tables.items() if _looks_like_an_id(table)}
         results: list[CombinationResult] = []
-        for transformation, (names, keys, joint), kinds in copies:
+        for transformation, (all_names, all_keys, joint), groups, kinds in copies:
+            # ID-like columns only let a model recall individuals (and slow it down): left out.
+            columns = [j for j, n in enumerate(all_names) if (transformation, n) not in id_like]
+            names = [all_names[j] for j in columns]
             if len(names) < 2 or len(joint) < self.thresholds.min_samples:
                 continue  # one feature alone is the pairwise tables' job
+            keys = all_keys[:, columns]
             matrix = _probe_codes(keys, [kinds[name] for name in names])
             per_attribute = self.schema.decode(joint)
             for attribute, codes in zip(self.schema.attributes, per_attribute, strict=True):
@@ -250,6 +278,7 @@ class DetectorBank:
                     attribute=attribute.name,
                     categorical=[kinds[name] == "categorical" for name in names],
                     score=self.thresholds.proxy,
+                    groups=groups[known],
                 )
                 results.append(
                     CombinationResult(
@@ -328,6 +357,11 @@ def _as_sequence(column: Sequence[object] | npt.NDArray[Any]) -> Sequence[object
 
 def _compatible(a: FeatureTable, b: FeatureTable) -> bool:
     return a.kind == b.kind and a.joint_size == b.joint_size and a.max_keys == b.max_keys
+
+
+def _looks_like_an_id(table: FeatureTable) -> bool:
+    """More distinct values than one per ten rows: the sparsity guard's ID test."""
+    return table.kind == "categorical" and table.distinct_seen > table.rows_seen / 10
 
 
 def _probe_codes(

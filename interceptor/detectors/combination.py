@@ -86,6 +86,7 @@ def combination_probe(
     score: float = 0.05,
     max_iter: int = 100,
     threads: int | None = 1,
+    groups: npt.ArrayLike | None = None,
 ) -> CombinationResult:
     """Cross-fitted boosted classifier ``target ~ features``.
 
@@ -94,14 +95,20 @@ def combination_probe(
     with at most :data:`MAX_CATEGORIES` distinct codes). Classes with fewer than ``folds`` rows
     are dropped. ``threads`` caps the model's OpenMP threads (``None``: the library default); one
     thread is the default because on a small shared machine a parallel fit spends its time
-    waiting on the other threads, and the probe runs beside the stream anyway.
+    waiting on the other threads, and the probe runs beside the stream anyway. ``groups`` (one
+    id per row, e.g. the entity) keeps every group's rows in one fold: with several rows per
+    person, a row-wise split would let the model recall a person rather than generalise.
     """
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     if threads is None:
-        return _probe(features, target, folds, seed, attribute, categorical, score, max_iter)
+        return _probe(
+            features, target, folds, seed, attribute, categorical, score, max_iter, groups
+        )
     with threadpool_limits(limits=threads, user_api="openmp"):
-        return _probe(features, target, folds, seed, attribute, categorical, score, max_iter)
+        return _probe(
+            features, target, folds, seed, attribute, categorical, score, max_iter, groups
+        )
 
 
 def _probe(
@@ -113,23 +120,30 @@ def _probe(
     categorical: npt.ArrayLike | None,
     score: float,
     max_iter: int,
+    groups: npt.ArrayLike | None = None,
 ) -> CombinationResult:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     x, mask = _design(np.asarray(features), categorical)
     y = np.asarray(target).astype(np.int64)
     labels, y_counts = np.unique(y, return_counts=True)
     keep = np.isin(y, labels[y_counts >= folds])
     x, y = x[keep], y[keep]
+    group = None if groups is None else np.asarray(groups)[keep]
     classes, y = np.unique(y, return_inverse=True)
     n = len(y)
     if len(classes) < 2:
         return CombinationResult(attribute, n, math.nan, math.nan, 0.0, False)
     proba = np.zeros((n, len(classes)))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(x, y):
+    if group is not None and len(np.unique(group)) >= folds:
+        splits = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(
+            x, y, group
+        )
+    else:
+        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y)
+    for train, test in splits:
         model = HistGradientBoostingClassifier(
             max_iter=max_iter,
             categorical_features=mask if mask.any() else None,

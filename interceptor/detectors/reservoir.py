@@ -25,6 +25,7 @@ class Reservoir:
         self.size = 0
         self.seen = 0.0
         self.joint = np.zeros(capacity, dtype=np.int64)
+        self.groups = np.zeros(capacity, dtype=np.int64)  # entity group, for grouped folds
         self.columns: dict[str, npt.NDArray[np.int64]] = {}
         self.kinds: dict[str, FeatureKind] = {}
         self._rng = rng
@@ -37,8 +38,10 @@ class Reservoir:
         columns: Mapping[str, npt.NDArray[np.int64]],
         kinds: Mapping[str, FeatureKind],
         joint: npt.NDArray[np.int64],
+        groups: npt.NDArray[np.int64] | None = None,
     ) -> None:
-        """Offer a batch: ``columns`` maps feature name to the batch's keys."""
+        """Offer a batch: ``columns`` maps feature name to the batch's keys; ``groups`` names
+        each row's entity (rows of one entity must not straddle cross-fitting folds)."""
         n = len(joint)
         if n == 0 or self.capacity == 0:
             return
@@ -61,6 +64,7 @@ class Reservoir:
         rows = rows[first]
         targets = slots[rows]
         self.joint[targets] = joint[rows]
+        self.groups[targets] = 0 if groups is None else groups[rows]
         for name, column in self.columns.items():
             keys = columns.get(name)
             column[targets] = MISSING_KEY if keys is None else keys[rows]
@@ -72,3 +76,7 @@ class Reservoir:
             return names, np.zeros((self.size, 0), dtype=np.int64), self.joint[: self.size].copy()
         matrix = np.stack([self.columns[name][: self.size] for name in names], axis=1)
         return names, matrix, self.joint[: self.size].copy()
+
+    def row_groups(self) -> npt.NDArray[np.int64]:
+        """The entity group of every held row, in :meth:`rows` order."""
+        return self.groups[: self.size].copy()
