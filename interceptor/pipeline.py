@@ -25,7 +25,8 @@ from interceptor.errors import ManifestError
 from interceptor.manifests import Manifest, ManifestRegistry, load_manifest_dir, parse_manifest
 from interceptor.outputs import OutputBuilder
 from interceptor.policy import PolicyBundle, PolicyWatcher, load_bundle
-from interceptor.policy.batch import ActionCode, BatchInput, RuleHit
+from interceptor.policy.batch import ActionCode, BatchInput, ProxyReading, RuleHit
+from interceptor.proxies import DetectorReport, ProxyMonitor
 from interceptor.records import (
     DEFAULT_MAX_RECORD_BYTES,
     DecodedRecord,
@@ -36,7 +37,7 @@ from interceptor.records import (
 if TYPE_CHECKING:
     from interceptor.config import Settings
 
-__all__ = ["BatchResult", "Pipeline", "PolicyReload", "UnregisteredPolicy"]
+__all__ = ["BatchResult", "Maintenance", "Pipeline", "PolicyReload", "UnregisteredPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,11 @@ class BatchResult:
     decisions: Counter[str] = field(default_factory=Counter)
     rule_matches: Counter[tuple[str, str]] = field(default_factory=Counter)
     deadletter_reasons: Counter[str] = field(default_factory=Counter)
+    #: (transformation id, decision) → records; ``none`` for dead letters, ``unregistered`` for
+    #: records naming no registered manifest (their names are the sender's, so unbounded).
+    transformation_decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    consent_known: int = 0  # decided records whose entity had consent state on file
+    consent_unknown: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,14 @@ class PolicyReload:
     policy_hash: str
     diagnostics: list[str]
     outputs: list[OutputRecord]
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Timed work between batches: detector audit events, a snapshot, the evaluation behind them."""
+
+    outputs: list[OutputRecord]
+    report: DetectorReport | None = None
 
 
 @dataclass
@@ -101,8 +115,10 @@ class Pipeline:
         transformation_by_topic: Mapping[str, str] | None = None,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         watcher: PolicyWatcher | None = None,
+        proxy: ProxyMonitor | None = None,
     ) -> None:
         self._bundle = bundle
+        self.proxy = proxy
         self.manifests = manifests
         self.consent = consent if consent is not None else ConsentStore()
         self._hasher = EntityHasher(entity_salt)
@@ -126,6 +142,11 @@ class Pipeline:
             on_unregistered=settings.processing.on_unregistered,
             transformation_by_topic=settings.topics.transformation_by_topic,
             max_record_bytes=settings.processing.max_record_bytes,
+            proxy=(
+                ProxyMonitor.from_settings(settings.detectors)
+                if settings.detectors.enabled
+                else None
+            ),
         )
 
     @classmethod
@@ -140,6 +161,7 @@ class Pipeline:
         on_unregistered: UnregisteredPolicy = "block",
         transformation_by_topic: Mapping[str, str] | None = None,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        proxy: ProxyMonitor | None = None,
     ) -> Pipeline:
         """Load the policy bundle and the manifest directory; raise if either is broken."""
         return cls(
@@ -150,6 +172,7 @@ class Pipeline:
             on_unregistered=on_unregistered,
             transformation_by_topic=transformation_by_topic,
             max_record_bytes=max_record_bytes,
+            proxy=proxy,
         )
 
     # ---- state the runner reports -------------------------------------------------------------
@@ -185,6 +208,7 @@ class Pipeline:
         self._out.begin_batch()
         result = BatchResult(outputs=[])
         routed: list[tuple[str, list[OutputRecord]] | None] = [None] * len(batch)
+        label: list[str] = ["none"] * len(batch)  # transformation label per record, for metrics
         pending: list[_Pending] = []
         for index, source in enumerate(batch):
             decoded = decode_record(source.value, max_bytes=self._max_bytes)
@@ -201,15 +225,18 @@ class Pipeline:
                     source, decoded, None, ActionCode.BLOCK, (resolved,), (), policy
                 )
                 result.rule_matches[(resolved.rule_id, "block")] += 1
+                label[index] = "unregistered"
             else:
                 pending.append(_Pending(index, source, decoded, resolved))
+                label[index] = resolved.id
         if pending:
             self._decide(pending, now, routed, result, policy)
         for index, entry in enumerate(routed):
             assert entry is not None, f"record {index} of the batch was not routed"
-            label, outputs = entry
+            decision, outputs = entry
             result.outputs.extend(outputs)
-            result.decisions[label] += 1
+            result.decisions[decision] += 1
+            result.transformation_decisions[(label[index], decision)] += 1
         return result
 
     def _resolve(
@@ -253,8 +280,19 @@ class Pipeline:
                 manifests.append(item.manifest)
             index[i] = slot
         entity_ids = [item.record.entity_id for item in pending]
+        features = [item.record.features for item in pending]
         try:
+            readings: Mapping[tuple[str, str], ProxyReading] = {}
+            if self.proxy is not None:
+                # Before the decision, inside the fail-closed block: a detector fault quarantines.
+                self.proxy.observe(
+                    [item.manifest.id for item in pending], entity_ids, features, now
+                )
+                readings = self.proxy.readings
             consent = self.consent.columns(entity_ids)
+            known = int(consent.known.sum())
+            result.consent_known += known
+            result.consent_unknown += len(pending) - known
             batch = BatchInput(
                 manifests=manifests,
                 manifest_index=index,
@@ -263,9 +301,10 @@ class Pipeline:
                     (item.record.event_epoch for item in pending), np.float64, len(pending)
                 ),
                 now=now,
-                features=[item.record.features for item in pending],
+                features=features,
                 context=[item.record.context for item in pending],
                 consent=consent,
+                proxy=readings,
             )
             decision = self._bundle.compiled.decide(batch, hash_key=self._hash_key)
         except Exception:  # fail closed: a fault must never forward an undecided record
@@ -329,7 +368,82 @@ class Pipeline:
             return []
         if not update.newly_deleted:
             return []
+        if self.proxy is not None:
+            self.proxy.forget(update.entity_id)
         return self._out.deletion(message, update.entity_id, self.policy_hash)
+
+    def on_panel(self, message: SourceRecord) -> list[OutputRecord]:
+        """Apply an audit-panel message. Problems are logged without the values they held."""
+        if self.proxy is None:
+            return []
+        problem = self.proxy.on_panel(message.key, message.value)
+        if problem is not None:
+            log.warning(
+                "ignored audit-panel message %s[%d]@%d: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                problem,
+            )
+        return []
+
+    def on_detector_state(self, message: SourceRecord) -> list[OutputRecord]:
+        """Apply a detector-state snapshot (another instance's, or this one's on restart)."""
+        if self.proxy is None:
+            return []
+        problem = self.proxy.on_snapshot(message.key, message.value)
+        if problem is not None:
+            log.warning(
+                "ignored detector snapshot %s[%d]@%d: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                problem,
+            )
+        return []
+
+    def maintain(self, now: float, *, closing: bool = False) -> Maintenance:
+        """Timed detector work: evaluate (audit events for status changes) and snapshot.
+
+        ``closing`` snapshots whatever was observed since the last snapshot, due or not, so a
+        restart restores everything this process counted.
+        """
+        proxy = self.proxy
+        if proxy is None:
+            return Maintenance([])
+        outputs: list[OutputRecord] = []
+        report = None
+        if proxy.evaluation_due(now):
+            report = proxy.evaluate(now)
+            policy = self.policy_hash
+            for change in report.changes:
+                f = change.finding
+                evidence = {
+                    "feature": f.feature,
+                    "attribute": f.attribute,
+                    "status": f.status,
+                    "previous": change.previous,
+                    "score": round(f.score, 6),
+                    "ci_low": round(f.ci_low, 6),
+                    "ci_high": round(f.ci_high, 6),
+                    "p_value": f.p_value,
+                    "n": f.n,
+                    "method": f.method,
+                }
+                outputs.append(self._out.proxy_status(f.transformation, evidence, f.status, policy))
+        if proxy.snapshot_due(now) or (closing and proxy.unsaved):
+            snapshot = proxy.snapshot(now)
+            if len(snapshot) <= self._max_bytes:
+                key = proxy.instance_id.encode("utf-8")
+                outputs.append(OutputRecord("detector_state", key, snapshot, ()))
+            else:  # an undeliverable message would hold up every commit behind it
+                log.error(
+                    "detector snapshot of %d bytes exceeds processing.max_record_bytes (%d); "
+                    "not published, so other instances and a restart do not see these tables",
+                    len(snapshot),
+                    self._max_bytes,
+                )
+        return Maintenance(outputs, report)
 
     def on_manifest(self, message: SourceRecord) -> list[OutputRecord]:
         """Apply a registry-topic message (key ``id:version``; null value unregisters)."""

@@ -26,6 +26,7 @@ from interceptor.envelope import OutputRecord, SourceRecord
 from interceptor.errors import InterceptorError
 from interceptor.health import HealthState
 from interceptor.metrics import Metrics, parse_consumer_lag
+from interceptor.proxy_metrics import record_detector_report
 from interceptor.stream.admin import BrokerUnavailableError, ensure_topics, wait_until_ready
 from interceptor.stream.clients import admin_config, consumer_config
 from interceptor.stream.commits import TopicPartitionKey
@@ -105,6 +106,7 @@ class Runner:
         self._progress = RunnerProgress()
         self._outputs: Counter[str] = Counter()
         self._decisions: Counter[str] = Counter()
+        self._panel_records_counted = 0
 
     # ---- control -------------------------------------------------------------------------------
 
@@ -193,6 +195,11 @@ class Runner:
             self._reader(topics.transformations, self.pipeline.on_manifest),
             self._reader(topics.consent, self._on_consent),
         ]
+        if self.pipeline.proxy is not None:  # the detectors' panel and the other instances' tables
+            self._readers += [
+                self._reader(topics.audit_panel, self.pipeline.on_panel),
+                self._reader(topics.detector_state, self.pipeline.on_detector_state),
+            ]
         for reader in self._readers:
             while not reader.caught_up and not self.stopping:
                 self.health.set("state_loaded", False, f"reading {reader.topic}")
@@ -312,6 +319,8 @@ class Runner:
             rule_matches=result.rule_matches,
             deadletter_reasons=result.deadletter_reasons,
         )
+        self.metrics.count_transformations(result.transformation_decisions)
+        self.metrics.count_consent(known=result.consent_known, unknown=result.consent_unknown)
         routed = Counter(o.destination for o in result.outputs)
         with self._progress_lock:
             self._outputs.update(routed)
@@ -349,6 +358,7 @@ class Runner:
             self._side(reader.poll())
             if reader.applied != applied:
                 self._refresh_gauges()
+        self._maintain_detectors()
         now = time.monotonic()
         if now < self._next_policy_poll:
             return
@@ -363,6 +373,20 @@ class Runner:
         self._bump(policy_hash=reload.policy_hash)
         self._side(reload.outputs)
         self._refresh_gauges()
+
+    def _maintain_detectors(self) -> None:
+        proxy = self.pipeline.proxy
+        if proxy is None:
+            return
+        maintenance = self.pipeline.maintain(time.time())
+        self._side(maintenance.outputs)
+        fed = proxy.panel_records - self._panel_records_counted
+        if fed:
+            self.metrics.detector_panel_records.inc(fed)
+            self._panel_records_counted = proxy.panel_records
+        if maintenance.report is not None:
+            self.metrics.audit_panel_entities.set(len(proxy.panel))
+            record_detector_report(self.metrics, maintenance.report)
 
     def _refresh_gauges(self) -> None:
         self.metrics.consent_entities.set(self.pipeline.consent_entities)
@@ -441,6 +465,8 @@ class Runner:
     def _shutdown(self) -> None:
         try:
             if self._settler is not None:
+                if self.pipeline.proxy is not None and self._consumer is not None:
+                    self._side(self.pipeline.maintain(time.time(), closing=True).outputs)
                 self._settler.finish()
         except Exception:
             log.exception("could not settle the last batch; it will be consumed again")
@@ -459,5 +485,7 @@ class Runner:
             self._sink = None
         for reader in self._readers:
             reader.close()
+        if self.pipeline.proxy is not None:
+            self.pipeline.proxy.close()
         self.health.stopped()
         log.info("stopped after %d records", self.progress().records_in)

@@ -15,6 +15,9 @@ class Outcome:
     decisions: Counter[str] = field(default_factory=Counter)
     rule_matches: Counter[tuple[str, str]] = field(default_factory=Counter)
     deadletter_reasons: Counter[str] = field(default_factory=Counter)
+    transformation_decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    consent_known: int = 0
+    consent_unknown: int = 0
 
 
 def src_headers(record: SourceRecord, decision: str) -> tuple[tuple[str, bytes], ...]:
@@ -85,3 +88,21 @@ class StandInPipeline:
 
     def verdict_counts(self) -> Mapping[str, int]:
         return {"allow": 1}
+
+    # No detectors: the stream protocol tests do not need them.
+    proxy = None
+
+    def on_panel(self, message: SourceRecord) -> list[OutputRecord]:
+        return []
+
+    def on_detector_state(self, message: SourceRecord) -> list[OutputRecord]:
+        return []
+
+    def maintain(self, now: float, *, closing: bool = False) -> Idle:
+        return Idle()
+
+
+@dataclass
+class Idle:
+    outputs: list[OutputRecord] = field(default_factory=list)
+    report: None = None
