@@ -13,8 +13,8 @@
    ``assess`` (adds the independence tests, intervals, guard and Holm).
 
 Figures are the minimum over ``--repeats`` runs (the machine is shared; single runs vary).
-End-to-end stream throughput with detectors on is a separate measurement (see
-:func:`end_to_end`).
+End-to-end stream throughput with the detectors on, against plain consume→produce, needs the
+broker: ``bench/throughput.py`` measures it (its "detectors" line).
 """
 
 from __future__ import annotations
@@ -149,11 +149,6 @@ def batch_of_features(repeats: int, features: int, rows: int) -> bool:
     return total * 1e3 <= BATCH_GOAL_MS
 
 
-def end_to_end() -> None:
-    """Stream throughput with the detectors on (measured with the broker; not part of this
-    script yet)."""
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -164,7 +159,7 @@ def main() -> None:
     print(f"detector engine benchmark (min of {args.repeats} runs)")
     mi_ok = mutual_information(args.repeats)
     batch_ok = batch_of_features(args.repeats, args.features, args.rows)
-    end_to_end()
+    print("3. end-to-end throughput with the detectors on: bench/throughput.py (needs the broker)")
     verdict = {True: "met", False: "MISSED"}
     print(f"goals: MI parity and speed-up {verdict[mi_ok]}, batch budget {verdict[batch_ok]}")
 

@@ -15,9 +15,10 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.table import Table
 
+from interceptor.proxies import DetectorReport
 from interceptor.stream.reader import OutputCensus
 
-__all__ = ["DemoSummary", "render_summary"]
+__all__ = ["DemoSummary", "proxy_rows", "render_summary"]
 
 
 def _samples(registry: CollectorRegistry, name: str, *labels: str) -> Counter[tuple[str, ...]]:
@@ -46,6 +47,7 @@ class DemoSummary:
     accounted: int
     duplicates: int
     proxies: list[dict[str, Any]] = field(default_factory=list)
+    combinations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def consistent(self) -> bool:
@@ -99,11 +101,93 @@ class DemoSummary:
             "rules": self.rules,
             "deadletter_reasons": self.deadletter_reasons,
             "proxies": self.proxies,
+            "combinations": self.combinations,
             "throughput_rps": round(self.throughput_rps, 1),
             "policy_hash": self.policy_hash,
             "accounted_for": self.accounted,
             "duplicates": self.duplicates,
         }
+
+
+def proxy_rows(report: DetectorReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The detectors' last word, as DESIGN section 8's ``proxies`` list plus the combinations."""
+    proxies = [
+        {
+            "transformation": f.transformation,
+            "feature": f.feature,
+            "attribute": f.attribute,
+            "score": round(f.score, 6),
+            "ci_low": round(f.ci_low, 6),
+            "ci_high": round(f.ci_high, 6),
+            "p_value": f.p_value,
+            "n": f.n,
+            "status": f.status,
+            "flagged": f.flagged,
+        }
+        for f in sorted(
+            report.findings, key=lambda f: (not f.flagged, -f.score, f.transformation, f.feature)
+        )
+    ]
+    combinations = [
+        {
+            "transformation": transformation,
+            "attribute": r.attribute,
+            "n": r.n,
+            "ber": round(r.ber, 4),
+            "auc": round(r.auc, 4),
+            "predictive_information": round(r.predictive_information, 4),
+            "flagged": r.flagged,
+        }
+        for transformation, r in report.combinations
+    ]
+    return proxies, combinations
+
+
+def _render_proxies(console: Console, summary: DemoSummary) -> None:
+    shown = [p for p in summary.proxies if p["flagged"]]
+    table = Table(title="Proxy detectors: flagged features")
+    table.add_column("transformation.feature")
+    table.add_column("attribute")
+    table.add_column("status")
+    for column in ("score", "95% CI", "p (Holm)", "n"):
+        table.add_column(column, justify="right")
+    for p in shown:
+        table.add_row(
+            f"{p['transformation']}.{p['feature']}",
+            p["attribute"],
+            p["status"],
+            f"{p['score']:.3f}",
+            f"{p['ci_low']:.3f}–{p['ci_high']:.3f}",
+            f"{p['p_value']:.0e}",
+            f"{p['n']:,}",
+        )
+    judged = {(p["transformation"], p["feature"]) for p in summary.proxies}
+    flagged = {(p["transformation"], p["feature"]) for p in shown}
+    table.caption = (
+        f"{len(flagged)} of {len(judged)} features flagged; score = share of the attribute's "
+        "entropy the feature reveals; n = panel entities"
+    )
+    console.print(table)
+    if summary.combinations:
+        hits = [c for c in summary.combinations if c["flagged"]]
+        combos = Table(title="Proxy detectors: feature combinations that predict an attribute")
+        combos.add_column("transformation")
+        combos.add_column("attribute")
+        for column in ("balanced error", "AUC", "n"):
+            combos.add_column(column, justify="right")
+        for c in hits:
+            combos.add_row(
+                c["transformation"],
+                c["attribute"],
+                f"{c['ber']:.3f}",
+                f"{c['auc']:.3f}",
+                f"{c['n']:,}",
+            )
+        combos.caption = (
+            f"{len(hits)} of {len(summary.combinations)} (transformation, attribute) pairs "
+            "flagged by the cross-fitted classifier"
+        )
+        console.print(combos)
 
 
 def render_summary(console: Console, summary: DemoSummary) -> None:
@@ -133,6 +217,9 @@ def render_summary(console: Console, summary: DemoSummary) -> None:
         for reason, count in sorted(summary.deadletter_reasons.items(), key=lambda kv: -kv[1]):
             reasons.add_row(reason, f"{count:,}")
         console.print(reasons)
+
+    if summary.proxies:
+        _render_proxies(console, summary)
 
     verdict = "[green]consistent[/green]" if summary.consistent else "[red]INCONSISTENT[/red]"
     console.print(

@@ -25,13 +25,14 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from interceptor.config import Settings
-from interceptor.demo.report import DemoSummary, render_summary
+from interceptor.demo.report import DemoSummary, proxy_rows, render_summary
 from interceptor.demo.synthetic import Population, SyntheticTraffic
 from interceptor.embedded import EmbeddedBroker
 from interceptor.health import HealthServer, HealthState
 from interceptor.manifests import load_manifest_dir
 from interceptor.metrics import make_metrics
 from interceptor.pipeline import Pipeline
+from interceptor.proxies import DetectorReport
 from interceptor.stream.admin import ensure_topics, wait_until_ready
 from interceptor.stream.clients import base_config
 from interceptor.stream.publisher import publish
@@ -73,6 +74,13 @@ def _settings(options: DemoOptions, bootstrap: str) -> Settings:
         # Manifests arrive through the registry topic, as in production.
         manifests={"path": None},
         metrics={"port": options.metrics_port, "host": "127.0.0.1"},
+        # Judge often, so the flags show up while a short demo's records are still flowing.
+        detectors={
+            "instance_id": f"demo-{run_id}",
+            "evaluate_interval_ms": 500,
+            "snapshot_interval_ms": 2000,
+            "combination_interval_ms": 2000,
+        },
     )
 
 
@@ -137,6 +145,28 @@ def _watch(console: Console, runner: Runner, records_in: int, thread: threading.
     raise RuntimeError("the interceptor stopped before it routed every record; see the log")
 
 
+def _final_detector_report(
+    pipeline: Pipeline, runner: Runner, timeout_s: float = 30.0
+) -> DetectorReport | None:
+    """The loop's first detector evaluation, with a classifier fit, made after the last batch."""
+    proxy = pipeline.proxy
+    if proxy is None:
+        return None
+    last_batch = runner.progress().last_batch_at
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        report = proxy.last_report
+        if (
+            report is not None
+            and report.evaluated_at > last_batch
+            and report.combinations_as_of > last_batch
+        ):
+            return report
+        time.sleep(0.1)
+    log.warning("no detector evaluation after the last batch within %.0fs", timeout_s)
+    return proxy.last_report
+
+
 def run_demo(options: DemoOptions) -> int:
     console = Console()
     with ExitStack() as stack:
@@ -171,6 +201,7 @@ def run_demo(options: DemoOptions) -> int:
                 [settings.topics.clean, settings.topics.quarantine, settings.topics.deadletter],
                 expected=records_in,
             )
+            report = _final_detector_report(pipeline, runner)
             summary = DemoSummary.collect(
                 registry=registry,
                 records_in=records_in,
@@ -179,6 +210,8 @@ def run_demo(options: DemoOptions) -> int:
                 seconds=seconds,
                 policy_hash=pipeline.policy_hash,
             )
+            if report is not None:
+                summary.proxies, summary.combinations = proxy_rows(report)
             render_summary(console, summary)
             consistent = summary.consistent
             if options.summary_json is not None:
