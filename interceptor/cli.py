@@ -27,6 +27,12 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     demo.add_argument("--metrics-port", type=int, default=9108, help="port for /metrics (0: any)")
     demo.add_argument("--summary-json", type=Path, help="write the final summary here")
     demo.add_argument("--keep-running", action="store_true", help="serve until Ctrl-C")
+    demo.add_argument(
+        "--produce-only",
+        action="store_true",
+        help="publish manifests, consent, audit panel and traffic, then exit: feed an "
+        "interceptor that runs elsewhere (needs --bootstrap-servers)",
+    )
     demo.add_argument("--policies", type=Path, default=Path("policies"))
     demo.add_argument("--manifests", type=Path, default=Path("examples/transformations"))
     demo.add_argument("--seed", type=int, default=7)
@@ -59,6 +65,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from interceptor.demo.runner import DemoOptions, run_demo
 
+    if args.produce_only and not args.bootstrap_servers:
+        print("error: --produce-only needs --bootstrap-servers", file=sys.stderr)
+        return 2
     options = DemoOptions(
         records=args.records,
         entities=args.entities,
@@ -66,6 +75,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         summary_json=args.summary_json,
         keep_running=args.keep_running,
+        produce_only=args.produce_only,
         policies=args.policies,
         manifests=args.manifests,
         seed=args.seed,

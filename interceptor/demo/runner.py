@@ -56,6 +56,7 @@ class DemoOptions:
     metrics_port: int = 9108
     summary_json: Path | None = None
     keep_running: bool = False
+    produce_only: bool = False  # publish the inputs and exit; an interceptor elsewhere consumes
     policies: Path = Path("policies")
     manifests: Path = Path("examples/transformations")
     seed: int = 7
@@ -180,6 +181,9 @@ def run_demo(options: DemoOptions) -> int:
         wait_until_ready(bootstrap, 30.0, config=config)
         ensure_topics(settings)
         records_in = _publish_inputs(console, config, settings, options)
+        if options.produce_only:
+            console.print(f"published {records_in:,} records to {INPUT_TOPIC}")
+            return 0
 
         registry = CollectorRegistry()
         metrics = make_metrics(registry)

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, read_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -40,3 +40,27 @@ def test_the_demo_routes_every_record_and_writes_its_summary(tmp_path: Path) -> 
     assert summary["throughput_rps"] > 0
     assert len(summary["policy_hash"]) == 16
     assert isinstance(summary["proxies"], list)
+
+
+def test_produce_only_publishes_the_inputs_and_exits(bootstrap: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "interceptor", "--log-level", "WARNING", "demo",
+         "--bootstrap-servers", bootstrap, "--records", "500", "--entities", "100",
+         "--produce-only"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "published 500 records to features.raw" in completed.stdout
+    assert "records routed" not in completed.stdout  # no interceptor of its own ran
+    inputs = read_topics(bootstrap, ["features.raw"], 500, timeout_s=20)
+    panel = read_topics(bootstrap, ["privacy.audit-panel"], 1, timeout_s=20)
+    assert len(inputs) >= 500 and panel
+
+
+def test_produce_only_needs_a_kafka_to_produce_to() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "interceptor", "demo", "--produce-only"],
+        cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert "--produce-only needs --bootstrap-servers" in completed.stderr
