@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -374,32 +374,14 @@ class Pipeline:
 
     def on_panel(self, message: SourceRecord) -> list[OutputRecord]:
         """Apply an audit-panel message. Problems are logged without the values they held."""
-        if self.proxy is None:
-            return []
-        problem = self.proxy.on_panel(message.key, message.value)
-        if problem is not None:
-            log.warning(
-                "ignored audit-panel message %s[%d]@%d: %s",
-                message.topic,
-                message.partition,
-                message.offset,
-                problem,
-            )
+        if self.proxy is not None:
+            _log_ignored("audit-panel message", message, self.proxy.on_panel)
         return []
 
     def on_detector_state(self, message: SourceRecord) -> list[OutputRecord]:
         """Apply a detector-state snapshot (another instance's, or this one's on restart)."""
-        if self.proxy is None:
-            return []
-        problem = self.proxy.on_snapshot(message.key, message.value)
-        if problem is not None:
-            log.warning(
-                "ignored detector snapshot %s[%d]@%d: %s",
-                message.topic,
-                message.partition,
-                message.offset,
-                problem,
-            )
+        if self.proxy is not None:
+            _log_ignored("detector snapshot", message, self.proxy.on_snapshot)
         return []
 
     def maintain(self, now: float, *, closing: bool = False) -> Maintenance:
@@ -496,3 +478,19 @@ class Pipeline:
         if outcome.accepted:
             outputs += self.startup()  # every manifest's verdict under the new bundle
         return PolicyReload(outcome.accepted, self.policy_hash, list(outcome.diagnostics), outputs)
+
+
+def _log_ignored(
+    what: str, message: SourceRecord, apply: Callable[[bytes | None, bytes | None], str | None]
+) -> None:
+    """Apply a state message; log why it was ignored, if it was (the reason, never the value)."""
+    problem = apply(message.key, message.value)
+    if problem is not None:
+        log.warning(
+            "ignored %s %s[%d]@%d: %s",
+            what,
+            message.topic,
+            message.partition,
+            message.offset,
+            problem,
+        )
