@@ -146,7 +146,7 @@ def proxy_rows(report: DetectorReport) -> tuple[list[dict[str, Any]], list[dict[
 def _render_proxies(console: Console, summary: DemoSummary) -> None:
     shown = [p for p in summary.proxies if p["flagged"]]
     table = Table(title="Proxy detectors: flagged features")
-    table.add_column("transformation.feature")
+    table.add_column("transformation.feature", overflow="fold")
     table.add_column("attribute")
     table.add_column("status")
     for column in ("score", "95% CI", "p (Holm)", "n"):
