@@ -205,7 +205,10 @@ def run_demo(options: DemoOptions) -> int:
                 [settings.topics.clean, settings.topics.quarantine, settings.topics.deadletter],
                 expected=records_in,
             )
-            report = _final_detector_report(pipeline, runner)
+            with console.status(
+                "waiting for the proxy detectors' last evaluation and classifier fit"
+            ):
+                report = _final_detector_report(pipeline, runner)
             summary = DemoSummary.collect(
                 registry=registry,
                 records_in=records_in,
