@@ -41,6 +41,7 @@ __all__ = [
     "KafkaSettings",
     "ManifestSettings",
     "MetricsSettings",
+    "OnEvaluationError",
     "OnUnregistered",
     "PolicySettings",
     "ProcessingSettings",
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 
 Guarantee = Literal["at-least-once", "exactly-once"]
 OnUnregistered = Literal["block", "deadletter"]
+#: What to do with records whose evaluation raised: quarantine them (fail closed, the default) or
+#: forward them flagged (fail open; only by explicit choice, and loudly logged).
+OnEvaluationError = Literal["quarantine", "forward"]
 
 #: The salt used when a deployment sets none; fine for the demo, never for production.
 DEV_ENTITY_SALT: Final = "interceptor-dev-salt-change-me!!"
@@ -148,6 +152,7 @@ class ProcessingSettings(BaseModel):
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
     batch_timeout_ms: Annotated[int, Field(ge=0)] = 100
     on_unregistered: OnUnregistered = "block"
+    on_evaluation_error: OnEvaluationError = "quarantine"
     max_record_bytes: Annotated[int, Field(ge=1)] = DEFAULT_MAX_RECORD_BYTES
     commit_interval_ms: Annotated[int, Field(ge=0)] = 0
     state_load_timeout_ms: Annotated[int, Field(ge=100)] = 120_000
@@ -322,6 +327,12 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError(_describe(exc, origin)) from exc
     except ValueError as exc:  # pydantic-settings: an environment value it cannot parse
         raise ConfigError(f"{origin}: {exc}") from exc
+    if settings.processing.on_evaluation_error == "forward":
+        log.warning(
+            "processing.on_evaluation_error is 'forward': the interceptor FAILS OPEN. Records "
+            "whose policy or detector evaluation raises an error go to the feature store "
+            "undecided (flagged with rule evaluation-fault) instead of to quarantine."
+        )
     if settings.audit.uses_dev_salt:
         log.warning(
             "audit.entity_salt is the built-in development salt: audit entity hashes are "

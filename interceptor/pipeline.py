@@ -3,7 +3,9 @@
 No Kafka import: the stream runner, the tests and any batch job call the same :class:`Pipeline`.
 Every input record leaves as exactly one of clean, quarantine or dead-letter, plus an audit event
 for every decision other than ``allow``. A fault while deciding quarantines the batch instead of
-forwarding it: the interceptor fails closed.
+forwarding it: the interceptor fails closed (``on_evaluation_error="forward"`` fails open instead:
+the records go to clean unchanged, flagged with the ``evaluation-fault`` rule, and it is logged
+loudly every time).
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ import numpy as np
 
 from interceptor.audit import EntityHasher
 from interceptor.consent import ConsentStore
-from interceptor.envelope import OutputRecord, SourceRecord
+from interceptor.envelope import (
+    HEADER_DECISION,
+    HEADER_POLICY,
+    HEADER_RULES,
+    HEADER_SRC_OFFSET,
+    HEADER_SRC_PARTITION,
+    HEADER_SRC_TOPIC,
+    OutputRecord,
+    SourceRecord,
+)
 from interceptor.errors import ManifestError
 from interceptor.manifests import Manifest, ManifestRegistry, load_manifest_dir, parse_manifest
 from interceptor.outputs import OutputBuilder
@@ -37,11 +48,19 @@ from interceptor.records import (
 if TYPE_CHECKING:
     from interceptor.config import Settings
 
-__all__ = ["BatchResult", "Maintenance", "Pipeline", "PolicyReload", "UnregisteredPolicy"]
+__all__ = [
+    "BatchResult",
+    "EvaluationErrorPolicy",
+    "Maintenance",
+    "Pipeline",
+    "PolicyReload",
+    "UnregisteredPolicy",
+]
 
 log = logging.getLogger(__name__)
 
 UnregisteredPolicy = Literal["block", "deadletter"]
+EvaluationErrorPolicy = Literal["quarantine", "forward"]
 
 #: Hits the pipeline adds itself, outside any policy file, because they must hold whatever the pack.
 UNREGISTERED_HIT = RuleHit(
@@ -56,6 +75,12 @@ MISMATCH_HIT = RuleHit(
     "DESIGN: a topic mapped to a transformation carries only that transformation",
 )
 FAULT_HIT = RuleHit("evaluation-fault", "block", "critical", "fail closed on evaluation error")
+FAULT_OPEN_HIT = RuleHit(
+    "evaluation-fault",
+    "flag",
+    "critical",
+    "fail open on evaluation error (processing.on_evaluation_error=forward)",
+)
 
 
 @dataclass
@@ -116,6 +141,7 @@ class Pipeline:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         watcher: PolicyWatcher | None = None,
         proxy: ProxyMonitor | None = None,
+        on_evaluation_error: EvaluationErrorPolicy = "quarantine",
     ) -> None:
         self._bundle = bundle
         self.proxy = proxy
@@ -127,6 +153,7 @@ class Pipeline:
         self._by_topic = dict(transformation_by_topic or {})
         self._max_bytes = max_record_bytes
         self._watcher = watcher
+        self._on_evaluation_error = on_evaluation_error
         self._verdicts: dict[tuple[str, str], str] = {}
         self._out = OutputBuilder(self._hasher)
 
@@ -147,6 +174,7 @@ class Pipeline:
                 if settings.detectors.enabled
                 else None
             ),
+            on_evaluation_error=settings.processing.on_evaluation_error,
         )
 
     @classmethod
@@ -162,6 +190,7 @@ class Pipeline:
         transformation_by_topic: Mapping[str, str] | None = None,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         proxy: ProxyMonitor | None = None,
+        on_evaluation_error: EvaluationErrorPolicy = "quarantine",
     ) -> Pipeline:
         """Load the policy bundle and the manifest directory; raise if either is broken."""
         return cls(
@@ -173,6 +202,7 @@ class Pipeline:
             transformation_by_topic=transformation_by_topic,
             max_record_bytes=max_record_bytes,
             proxy=proxy,
+            on_evaluation_error=on_evaluation_error,
         )
 
     # ---- state the runner reports -------------------------------------------------------------
@@ -308,18 +338,9 @@ class Pipeline:
             )
             decision = self._bundle.compiled.decide(batch, hash_key=self._hash_key)
         except Exception:  # fail closed: a fault must never forward an undecided record
-            log.exception("policy evaluation failed; quarantining %d records", len(pending))
-            for item in pending:
-                routed[item.index] = self._out.decided(
-                    item.source,
-                    item.record,
-                    item.manifest,
-                    ActionCode.BLOCK,
-                    (FAULT_HIT,),
-                    (),
-                    policy,
-                )
-                result.rule_matches[(FAULT_HIT.rule_id, "block")] += 1
+            self._faulted(
+                [(p.index, p.source, p.record, p.manifest) for p in pending], routed, result, policy
+            )
             return
         # Per-record Python is the cost that matters here: read numpy columns as lists once and
         # count rule matches per distinct hit set rather than per hit.
@@ -342,6 +363,70 @@ class Pipeline:
             # One match per rule and record, however many of the record's features it hit.
             for rule_action in {(hit.rule_id, hit.action) for hit in hits}:
                 result.rule_matches[rule_action] += count
+
+    def _faulted(
+        self,
+        pending: Sequence[tuple[int, SourceRecord, DecodedRecord, Manifest | None]],
+        routed: list[tuple[str, list[OutputRecord]] | None],
+        result: BatchResult,
+        policy: str,
+    ) -> None:
+        """Route records whose evaluation raised: quarantine, or forward flagged (fail open)."""
+        if self._on_evaluation_error == "forward":
+            log.exception(
+                "evaluation failed; FAILING OPEN: forwarding %d undecided records flagged "
+                "evaluation-fault (processing.on_evaluation_error=forward)",
+                len(pending),
+            )
+            action, hit = ActionCode.FLAG, FAULT_OPEN_HIT
+        else:
+            log.exception("evaluation failed; quarantining %d records", len(pending))
+            action, hit = ActionCode.BLOCK, FAULT_HIT
+        for index, source, record, manifest in pending:
+            routed[index] = self._out.decided(source, record, manifest, action, (hit,), (), policy)
+            result.rule_matches[(hit.rule_id, hit.action)] += 1
+
+    def fallback(self, batch: Sequence[SourceRecord], *, now: float) -> BatchResult:
+        """Route a batch whose :meth:`process` raised: nothing of it goes out undecided.
+
+        Records that do not decode go to dead-letter as usual; the others are quarantined with
+        rule ``evaluation-fault`` (or forwarded flagged when failing open). A record for which
+        even that fails is quarantined byte for byte with our headers. Never raises.
+        """
+        policy = self.policy_hash
+        result = BatchResult(outputs=[])
+        for source in batch:
+            transformation = "none"
+            try:
+                label, outputs, transformation = self._fallback_one(source, policy, result)
+            except Exception:
+                log.exception(
+                    "cannot route %s[%d]@%d; quarantining it as it is",
+                    source.topic,
+                    source.partition,
+                    source.offset,
+                )
+                label, outputs = "block", [_raw_quarantine(source, policy)]
+                result.rule_matches[(FAULT_HIT.rule_id, "block")] += 1
+            result.outputs.extend(outputs)
+            result.decisions[label] += 1
+            result.transformation_decisions[(transformation, label)] += 1
+        return result
+
+    def _fallback_one(
+        self, source: SourceRecord, policy: str, result: BatchResult
+    ) -> tuple[str, list[OutputRecord], str]:
+        """(decision, outputs, transformation label) of one record of a failed batch."""
+        decoded = decode_record(source.value, max_bytes=self._max_bytes)
+        if isinstance(decoded, DecodeFailure):
+            result.deadletter_reasons[decoded.reason] += 1
+            return "deadletter", [self._out.deadletter(source, decoded, policy)], "none"
+        routed: list[tuple[str, list[OutputRecord]] | None] = [None]
+        manifest = self.manifests.resolve(decoded.transformation or "", decoded.version)
+        self._faulted([(0, source, decoded, manifest)], routed, result, policy)
+        entry = routed[0]
+        assert entry is not None
+        return entry[0], entry[1], manifest.id if manifest is not None else "unregistered"
 
     # ---- state topics and reloads ---------------------------------------------------------------
 
@@ -494,3 +579,16 @@ def _log_ignored(
             message.offset,
             problem,
         )
+
+
+def _raw_quarantine(source: SourceRecord, policy: str) -> OutputRecord:
+    """The last resort of :meth:`Pipeline.fallback`: the input unchanged, blocked."""
+    headers = (
+        (HEADER_SRC_TOPIC, source.topic.encode()),
+        (HEADER_SRC_PARTITION, str(source.partition).encode()),
+        (HEADER_SRC_OFFSET, str(source.offset).encode()),
+        (HEADER_DECISION, b"block"),
+        (HEADER_RULES, FAULT_HIT.rule_id.encode()),
+        (HEADER_POLICY, policy.encode()),
+    )
+    return OutputRecord("quarantine", source.key, source.value, headers)

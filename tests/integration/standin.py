@@ -76,6 +76,16 @@ class StandInPipeline:
             outcome.decisions["allow"] += 1
         return outcome
 
+    def fallback(self, batch: Sequence[SourceRecord], *, now: float) -> Outcome:
+        """What the real pipeline does when ``process`` raised: quarantine every record."""
+        outcome = Outcome(outputs=[])
+        for record in batch:
+            outcome.outputs.append(
+                OutputRecord("quarantine", record.key, record.value, src_headers(record, "block"))
+            )
+            outcome.decisions["block"] += 1
+        return outcome
+
     def on_consent(self, message: SourceRecord) -> list[OutputRecord]:
         self.consent[message.key or b""] = message.value
         return []
