@@ -4,7 +4,9 @@
 most once per ``min_interval_s`` and loads only when names, sizes or mtimes changed. A load that
 fails is rejected with its diagnostics and the caller keeps the bundle it has; a load during which
 the files changed again is discarded and retried on the next poll, so a file caught mid-write never
-becomes a bundle.
+becomes a bundle. An edit that spans several files is not loaded half done either: the directory is
+read only once no file in it has changed for ``quiet_s`` (by modification time), so the poll that
+falls between writing one file and the next sees a directory still settling and waits.
 """
 
 from __future__ import annotations
@@ -52,11 +54,15 @@ class PolicyWatcher:
         path: Path,
         *,
         min_interval_s: float = 1.0,
+        quiet_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self.min_interval_s = min_interval_s
+        self.quiet_s = quiet_s
         self._clock = clock
+        self._wall_clock = wall_clock
         self._checked_at: float | None = None
         self._seen: Fingerprint | None = None
         self._accepted_hash: str | None = None
@@ -71,7 +77,7 @@ class PolicyWatcher:
             return None
         self._checked_at = now
         before = fingerprint(self.path)
-        if before == self._seen:
+        if before == self._seen or self._settling(before):
             return None
         try:
             bundle = load_bundle(self.path)
@@ -87,3 +93,11 @@ class PolicyWatcher:
                 return None
             self._accepted_hash = outcome.bundle.hash
         return outcome
+
+    def _settling(self, state: Fingerprint) -> bool:
+        """A file changed less than ``quiet_s`` ago: an edit may be under way."""
+        if not state:
+            return False
+        newest = max(mtime for _, _, mtime in state) / 1e9
+        age = self._wall_clock() - newest
+        return 0 <= age < self.quiet_s  # a future mtime (clock skew) does not hold reloads back

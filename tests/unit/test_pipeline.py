@@ -75,7 +75,7 @@ def pipeline(policy_dir: Path) -> Pipeline:
         bundle=load_bundle(policy_dir),
         manifests=ManifestRegistry(load_manifest_dir(EXAMPLES)),
         entity_salt=SALT,
-        watcher=PolicyWatcher(policy_dir, min_interval_s=0.0),
+        watcher=PolicyWatcher(policy_dir, min_interval_s=0.0, quiet_s=0.0),
         transformation_by_topic={"geo.raw": "geo_features"},
     )
 

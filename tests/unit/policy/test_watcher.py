@@ -45,7 +45,7 @@ def root(write_bundle: BundleFactory) -> Path:
 
 def test_good_broken_and_fixed_changes(root: Path) -> None:
     clock = Clock()
-    watcher = PolicyWatcher(root, min_interval_s=1.0, clock=clock)
+    watcher = PolicyWatcher(root, min_interval_s=1.0, quiet_s=0.0, clock=clock)
     first = watcher.poll()
     assert first is not None and first.accepted and first.bundle is not None
     in_force: PolicyBundle = first.bundle
@@ -74,7 +74,7 @@ def test_good_broken_and_fixed_changes(root: Path) -> None:
 
 def test_a_touch_that_keeps_the_content_is_not_a_reload(root: Path) -> None:
     clock = Clock()
-    watcher = PolicyWatcher(root, min_interval_s=0.0, clock=clock)
+    watcher = PolicyWatcher(root, min_interval_s=0.0, quiet_s=0.0, clock=clock)
     assert watcher.poll() is not None
     write_rules(root, "block", tick=5)  # same bytes, new mtime
     assert watcher.poll() is None
@@ -91,7 +91,7 @@ def test_a_change_during_the_load_is_discarded_and_retried(
         return bundle
 
     monkeypatch.setattr(watcher_module, "load_bundle", load_while_someone_writes)
-    watcher = PolicyWatcher(root, min_interval_s=0.0)
+    watcher = PolicyWatcher(root, min_interval_s=0.0, quiet_s=0.0)
     assert watcher.poll() is None
     monkeypatch.undo()
     outcome = watcher.poll()
@@ -100,10 +100,27 @@ def test_a_change_during_the_load_is_discarded_and_retried(
 
 
 def test_vocabulary_changes_are_seen(root: Path) -> None:
-    watcher = PolicyWatcher(root, min_interval_s=0.0)
+    watcher = PolicyWatcher(root, min_interval_s=0.0, quiet_s=0.0)
     assert watcher.poll() is not None
     vocabulary = root / "vocabulary.yaml"
     vocabulary.write_text(vocabulary.read_text().replace("sets:\n", "sets:\n  extra: [a]\n"))
     os.utime(vocabulary, ns=(9 * 10**9, 9 * 10**9))
     outcome = watcher.poll()
     assert outcome is not None and outcome.accepted
+
+
+def test_an_edit_still_settling_is_not_loaded(root: Path) -> None:
+    """A poll between the files of a multi-file edit must not load the half-done directory."""
+    for path in root.rglob("*.yaml"):
+        os.utime(path, ns=(100 * 10**9, 100 * 10**9))
+    wall = Clock()
+    watcher = PolicyWatcher(root, min_interval_s=0.0, quiet_s=1.0, wall_clock=wall)
+    wall.now = 150.0
+    assert watcher.poll() is not None
+    write_rules(root, "flag", tick=200)  # written "now": the editor may write more files
+    wall.now = 200.5
+    assert watcher.poll() is None
+    wall.now = 201.5
+    outcome = watcher.poll()
+    assert outcome is not None and outcome.bundle is not None
+    assert outcome.bundle.rule("R-1").action == "flag"
