@@ -8,7 +8,8 @@ from interceptor.stream.admin import (
     wait_until_ready,
 )
 from interceptor.stream.commits import CommitTracker
-from interceptor.stream.runner import Runner, RunnerError, RunnerProgress
+from interceptor.stream.progress import RunnerProgress
+from interceptor.stream.runner import Runner, RunnerError
 from interceptor.stream.settle import SettleError, Settler
 from interceptor.stream.state import StateLoadTimeoutError, StateTopicReader
 

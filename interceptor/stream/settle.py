@@ -3,8 +3,13 @@
 At-least-once: after a batch's outputs are produced, the producer is flushed until every delivery
 is settled; offsets are then committed per partition up to the first input with an undelivered
 output, and that partition is sought back to it, so a failed output becomes a duplicate, never a
-loss. Exactly-once: the outputs and the offsets are committed in one Kafka transaction; a failed
-transaction is aborted and the batch consumed again.
+loss. Exactly-once: the outputs and the offsets are committed in one Kafka transaction. librdkafka
+classifies a failed transaction call: a retriable error is answered by calling again, an abortable
+one by aborting the transaction and seeking every partition of the batch back to its committed
+offset (the batch is consumed and decided again), and a fatal one (a fenced producer among them) by
+discarding the producer, creating a new one with the same ``transactional.id`` (which fences any
+zombie of it and aborts its open transaction) and rewinding the same way. Producers that keep
+being fenced mean two live instances share a ``transactional.id``: that stops the loop.
 
 Outputs that belong to no input (state-topic tombstones and audit events, policy reload events)
 are "side" outputs: they travel with the next batch and are re-sent if their delivery fails.
@@ -14,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Final
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -26,6 +33,13 @@ from interceptor.stream.sink import OutputSink
 __all__ = ["SettleError", "Settler"]
 
 log = logging.getLogger(__name__)
+
+#: More producer restarts than this within the window: something else holds our transactional.id.
+_MAX_RESTARTS: Final = 3
+_RESTART_WINDOW_S: Final = 60.0
+_FENCED_CODES: Final = frozenset(
+    {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+)
 
 
 class SettleError(InterceptorError, RuntimeError):
@@ -44,8 +58,14 @@ class Settler:
         on_waiting: Callable[[int], bool],
         on_committed: Callable[[], None],
         on_error: Callable[[KafkaError], None],
+        new_sink: Callable[[], OutputSink] | None = None,
+        on_producer_restart: Callable[[], None] | None = None,
     ) -> None:
         self.sink = sink
+        self._new_sink = new_sink
+        self._on_producer_restart = on_producer_restart
+        self._restarts: deque[float] = deque(maxlen=_MAX_RESTARTS)
+        self._broken: KafkaError | None = None  # a transaction call failed while sending
         self.exactly_once = exactly_once
         self.consumer: Consumer | None = None  # set once subscribed; commits and seeks need it
         self.tracker = CommitTracker()
@@ -69,8 +89,25 @@ class Settler:
     def send_side(self, outputs: list[OutputRecord]) -> None:
         """Produce outputs that belong to no input; they are settled with the next batch."""
         if outputs:
-            self.sink.send(outputs)
             self._side.extend(outputs)
+            self._send(outputs)
+
+    def send(self, outputs: list[OutputRecord]) -> None:
+        """Hand a batch's outputs to the producer."""
+        self._send(outputs)
+
+    def _send(self, outputs: list[OutputRecord]) -> None:
+        if not self.exactly_once:
+            self.sink.send(outputs)
+            return
+        if self._broken is not None:
+            return  # the transaction is lost already; settle() aborts it and redoes the batch
+        try:
+            self.sink.send(outputs)  # opens the transaction, which can fail
+        except KafkaException as exc:
+            self._broken = _error_of(exc)
+            self._on_error(self._broken)
+            log.warning("transaction cannot take outputs: %s", self._broken)
 
     def begin_batch(self, by_partition: Mapping[TopicPartitionKey, list[int]]) -> None:
         """Register a consumed batch (offsets in consumption order per partition)."""
@@ -112,6 +149,11 @@ class Settler:
         return left == 0 and not failures
 
     def _settle_transaction(self, partitions: list[TopicPartitionKey]) -> bool:
+        broken, self._broken = self._broken, None
+        if broken is not None:
+            return self._recover(broken, partitions)
+        if self.sink.fatal is not None:
+            return self._recover(self.sink.fatal, partitions)
         if not self.sink.in_transaction:
             return True
         refused = self.sink.take_failures()
@@ -128,29 +170,85 @@ class Settler:
         consumer = self.consumer
         try:
             metadata = consumer.consumer_group_metadata() if tps and consumer is not None else None
-            self.sink.commit_transaction(tps if metadata is not None else [], metadata)
+            self._retrying(lambda: self.sink.send_offsets(tps if metadata else [], metadata))
+            self._retrying(self.sink.commit_transaction)
         except KafkaException as exc:
-            error = exc.args[0]
-            self._on_error(error)
-            if isinstance(error, KafkaError) and error.fatal():
-                raise SettleError(f"fatal transaction error: {error}") from exc
-            log.warning("transaction failed, aborting and consuming the batch again: %s", error)
-            return self._abort(partitions)
+            return self._recover(_error_of(exc), partitions)
         self._side = []
         self.tracker.committed(offsets)
         self._on_committed()
         return True
 
+    def _retrying(self, call: Callable[[], None]) -> None:
+        """Call, and call again while librdkafka says the error is retriable (and we may wait)."""
+        while True:
+            try:
+                call()
+                return
+            except KafkaException as exc:
+                error = _error_of(exc)
+                self._on_error(error)
+                if error.fatal() or error.txn_requires_abort() or not error.retriable():
+                    raise
+                log.warning("transaction call failed, retrying: %s", error)
+                if not self._on_waiting(1):
+                    raise
+
+    def _recover(self, error: KafkaError, partitions: list[TopicPartitionKey]) -> bool:
+        """A transaction failed: abort and rewind, or replace the producer if it is unusable."""
+        if error.fatal() or self.sink.fatal is not None or _fenced(error):
+            return self._restart_producer(error, partitions)
+        log.warning("transaction failed, aborting and consuming the batch again: %s", error)
+        return self._abort(partitions)
+
     def _abort(self, partitions: list[TopicPartitionKey]) -> bool:
-        """Abort the open transaction and consume the batch again from its first offsets."""
+        """Abort the open transaction and consume the batch again from its committed offsets."""
         try:
-            self.sink.abort_transaction()
-        except KafkaException as abort_exc:
-            raise SettleError(f"cannot abort the transaction: {abort_exc}") from abort_exc
-        self._rewind({tp: self._batch_first[tp] for tp in partitions if tp in self._batch_first})
+            self._retrying(self.sink.abort_transaction)
+        except KafkaException as exc:
+            error = _error_of(exc)
+            if error.fatal() or _fenced(error) or self._new_sink is not None:
+                return self._restart_producer(error, partitions)
+            raise SettleError(f"cannot abort the transaction: {error}") from exc
+        self._rewind_batch(partitions)
         side, self._side = self._side, []
         self._resend(side)
         return False
+
+    def _restart_producer(self, error: KafkaError, partitions: list[TopicPartitionKey]) -> bool:
+        """Discard the producer, start a new one with the same transactional.id, redo the batch."""
+        if self._new_sink is None:
+            raise SettleError(f"fatal transaction error: {error}")
+        now = time.monotonic()
+        if len(self._restarts) == _MAX_RESTARTS and now - self._restarts[0] < _RESTART_WINDOW_S:
+            raise SettleError(
+                f"the transactional producer failed {_MAX_RESTARTS + 1} times within "
+                f"{_RESTART_WINDOW_S:.0f}s (last: {error}); is another live instance using the "
+                "same kafka.transactional_id?"
+            )
+        self._restarts.append(now)
+        log.error("transactional producer unusable (%s); replacing it", error)
+        self.sink.discard()
+        while True:
+            try:
+                self.sink = self._new_sink()
+                break
+            except KafkaException as exc:  # init_transactions: the broker may be away
+                self._on_error(_error_of(exc))
+                log.warning("cannot start a transactional producer yet: %s", exc)
+                if not self._on_waiting(1):
+                    raise SettleError(f"no transactional producer: {exc}") from exc
+        self._rewind_batch(partitions)
+        side, self._side = self._side, []
+        self._resend(side)
+        if self._on_producer_restart is not None:
+            self._on_producer_restart()
+        return False
+
+    def _rewind_batch(self, partitions: list[TopicPartitionKey]) -> None:
+        """Seek the batch's partitions back to their committed offsets (exactly-once: where the
+        batch began, since every batch commits or aborts as a whole)."""
+        self._rewind({tp: self._batch_first[tp] for tp in partitions if tp in self._batch_first})
 
     def _resend(self, side: list[OutputRecord]) -> None:
         if side:
@@ -224,3 +322,15 @@ class Settler:
         if self.has_pending:
             self.settle(self.tracker.partitions())
         self.commit(sync=True)
+
+
+def _error_of(exc: KafkaException) -> KafkaError:
+    error = exc.args[0] if exc.args else None
+    if isinstance(error, KafkaError):
+        return error
+    return KafkaError(KafkaError._FAIL, str(exc))
+
+
+def _fenced(error: KafkaError) -> bool:
+    """Another producer took over our transactional.id (or epoch): this one is a zombie."""
+    return error.code() in _FENCED_CODES

@@ -176,14 +176,19 @@ class OutputSink:
         failures, self.failures = self.failures, []
         return failures
 
-    def commit_transaction(
+    def send_offsets(
         self, offsets: list[Any], group_metadata: Any, timeout_s: float = 30.0
     ) -> None:
-        """Add consumer offsets to the open transaction and commit it (exactly-once)."""
+        """Add consumer offsets to the open transaction (exactly-once)."""
         if not self._in_txn:
             self.begin()
         if offsets:
             self._producer.send_offsets_to_transaction(offsets, group_metadata, timeout_s)
+
+    def commit_transaction(self, timeout_s: float = 30.0) -> None:
+        """Commit the open transaction; a retriable error may be answered by calling again."""
+        if not self._in_txn:
+            self.begin()
         self._producer.commit_transaction(timeout_s)
         self._in_txn = False
 
@@ -191,6 +196,21 @@ class OutputSink:
         if self._in_txn:
             self._producer.abort_transaction(timeout_s)
             self._in_txn = False
+        self.failures.clear()
+
+    def discard(self) -> None:
+        """Drop a producer that hit a fatal error: purge what it holds, close it, no flush.
+
+        Its open transaction, if any, is aborted by the broker when the next producer with the
+        same ``transactional.id`` initialises (or when the transaction times out).
+        """
+        self._in_txn = False
+        try:
+            self._producer.purge()
+            self._producer.flush(0)
+            self._producer.close()
+        except Exception:  # the client is beyond use anyway
+            log.debug("closing a failed producer", exc_info=True)
         self.failures.clear()
 
     def close(self, timeout_s: float = 10.0) -> int:
