@@ -12,6 +12,7 @@ model, which then says precisely what is wrong. The tests hold the two to the sa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, NamedTuple
@@ -44,6 +45,7 @@ ReasonCode = Literal[
     "bad_field_type",
     "bad_event_time",
     "non_scalar_feature",
+    "duplicate_key",
     "missing_transformation",
     "unregistered_transformation",
     "evaluation_error",
@@ -200,10 +202,44 @@ def decode_record(
         return DecodeFailure("not_json", f"not JSON: {exc}")
     if not isinstance(document, dict):
         return DecodeFailure("not_object", f"JSON {type(document).__name__}, expected an object")
-    quick = _quick(document)
-    if quick is not None:
-        return quick
-    try:
-        return _decoded(FeatureRecord.model_validate(document))
-    except ValidationError as exc:
-        return _classify(exc)
+    decoded = _quick(document)
+    if decoded is None:
+        try:
+            decoded = _decoded(FeatureRecord.model_validate(document))
+        except ValidationError as exc:
+            return _classify(exc)
+    if _has_duplicate_keys(value, document, decoded):
+        return DecodeFailure(
+            "duplicate_key",
+            "an object names the same key twice (readers disagree on which value counts)",
+        )
+    return decoded
+
+
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _has_duplicate_keys(raw: bytes, document: dict[str, Any], record: DecodedRecord) -> bool:
+    """True if the text has more key/value pairs than the parsed objects hold.
+
+    The JSON parser keeps the last of duplicate keys; a downstream reader may keep the first, so
+    ``{"entity_id": "a", "entity_id": "b"}`` could be judged as one entity and stored as another.
+    Outside strings a colon only ever separates a key from its value, so the text's pairs are its
+    colons minus those inside strings. A valid record's objects are the document, ``features``
+    and ``context`` (the values are scalars). The fast count is exact unless a ``\\u`` escape
+    could hide a colon; then the strings are cut out and the colons counted.
+    """
+    features, context = record.features, record.context
+    pairs = len(document) + len(features) + len(context)
+    if b"\\u" in raw:
+        return _JSON_STRING.sub(b'""', raw).count(b":") > pairs
+    colons = raw.count(b":")
+    if colons <= pairs + record.event_time.count(":"):
+        return False  # the usual case: no other string holds a colon
+    in_strings = 0
+    for mapping in (document, features, context):
+        for key, value in mapping.items():
+            in_strings += key.count(":")
+            if type(value) is str:
+                in_strings += value.count(":")
+    return colons > pairs + in_strings

@@ -233,6 +233,61 @@ def test_an_evaluation_fault_quarantines_instead_of_forwarding(
     assert result.rule_matches[("evaluation-fault", "block")] == 1
 
 
+def test_failing_open_forwards_flagged_and_says_so_loudly(
+    policy_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    lax = Pipeline(
+        bundle=load_bundle(policy_dir),
+        manifests=ManifestRegistry(load_manifest_dir(EXAMPLES)),
+        entity_salt=SALT,
+        on_evaluation_error="forward",
+    )
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(lax.bundle.compiled, "decide", explode)
+    value = feature_record()
+    result = lax.process([source(value, 1), source(b"[]", 2)], now=NOW)
+    clean, dead = routed(result.outputs)
+    assert (clean.destination, clean.value, dead.destination) == ("clean", value, "deadletter")
+    assert headers(clean)["interceptor-decision"] == b"flag"
+    assert headers(clean)["interceptor-rules"] == b"evaluation-fault"
+    assert result.rule_matches[("evaluation-fault", "flag")] == 1
+    (audit,) = [o for o in result.outputs if o.destination == "audit"]
+    assert AuditEvent.model_validate_json(audit.value or b"").decision == "flag"
+    assert any("FAILING OPEN" in r.getMessage() for r in caplog.records)
+
+
+def test_the_fallback_routes_a_batch_whose_processing_raised(pipeline: Pipeline) -> None:
+    batch = [source(feature_record(), 1), source(b"\xff", 2), source(feature_record(), 3)]
+    result = pipeline.fallback(batch, now=NOW)
+    assert [o.destination for o in routed(result.outputs)] == [
+        "quarantine",
+        "deadletter",
+        "quarantine",
+    ]
+    assert result.decisions == {"block": 2, "deadletter": 1}
+    assert all(
+        headers(o)["interceptor-rules"] == b"evaluation-fault"
+        for o in routed(result.outputs)
+        if o.destination == "quarantine"
+    )
+
+
+def test_the_fallback_never_raises(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(pipeline, "_fallback_one", explode)
+    value = feature_record()
+    result = pipeline.fallback([source(value, 1)], now=NOW)
+    (out,) = result.outputs
+    assert (out.destination, out.value) == ("quarantine", value)
+    assert headers(out)["interceptor-src-offset"] == b"1"
+    assert headers(out)["interceptor-policy"] == pipeline.policy_hash.encode()
+
+
 def test_registry_messages_register_and_audit(pipeline: Pipeline) -> None:
     text = (EXAMPLES / "identity_signals.yaml").read_bytes().replace(b'"1"', b'"9"', 1)
     message = SourceRecord("interceptor.transformations", 0, 0, b"identity_signals:9", text)

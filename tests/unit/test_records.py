@@ -59,6 +59,31 @@ def test_bad_records_get_their_reason(value: bytes | None, reason: str) -> None:
     assert failure.detail
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"entity_id": "a", "entity_id": "b", "event_time": "2026-12-01T10:00:00Z",'
+        b' "features": {}}',
+        b'{"entity_id": "a", "event_time": "2026-12-01T10:00:00Z", "features": {"x": 1, "x": 2}}',
+        b'{"entity_id": "a", "event_time": "2026-12-01T10:00:00Z", "features": {},'
+        b' "context": {"c": "k:v", "c": "k:w"}}',
+        # an escaped colon must not hide the extra pair
+        b'{"entity_id": "a\\u003a", "event_time": "2026-12-01T10:00:00Z",'
+        b' "features": {"x": 1, "x": 2}}',
+    ],
+)
+def test_duplicate_keys_are_refused(value: bytes) -> None:
+    failure = decode_record(value)
+    assert isinstance(failure, DecodeFailure) and failure.reason == "duplicate_key"
+
+
+def test_colons_inside_strings_are_not_duplicates() -> None:
+    document = {**GOOD, "features": {"a:b": "c:d", "url": "https://x"}, "context": {"t": "1:2"}}
+    assert isinstance(decode_record(orjson.dumps(document)), DecodedRecord)
+    escaped = orjson.dumps(document).replace(b"c:d", b"c\\u003ad")
+    assert isinstance(decode_record(escaped), DecodedRecord)
+
+
 def test_oversize_records_are_refused_before_parsing() -> None:
     value = orjson.dumps({**GOOD, "features": {"blob": "x" * 2000}})
     failure = decode_record(value, max_bytes=1000)
