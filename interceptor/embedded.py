@@ -81,7 +81,9 @@ class EmbeddedBroker:
 
     With ``port=None`` an unused port is picked (and another one tried if it is taken meanwhile).
     The broker's own output goes to ``log_path`` (a temporary file by default), so a long run can
-    never block on a full pipe.
+    never block on a full pipe. ``advertised_port`` makes the broker tell clients to connect to
+    another loopback port than the one it listens on (a proxy in front of it, in fault tests):
+    Kafka clients use the advertised address for everything after the bootstrap connection.
     """
 
     def __init__(
@@ -91,8 +93,10 @@ class EmbeddedBroker:
         ready_check: ReadyCheck | None = None,
         start_timeout_s: float = 20.0,
         log_path: Path | None = None,
+        advertised_port: int | None = None,
     ) -> None:
         self._requested_port = port
+        self._advertised_port = advertised_port
         self._ready_check = ready_check
         self._start_timeout_s = start_timeout_s
         self._log_path = log_path
@@ -156,8 +160,9 @@ class EmbeddedBroker:
                     prefix="tansu-", suffix=".log", delete=False
                 )
         url = f"tcp://{_HOST}:{port}"
+        advertised = f"tcp://{_HOST}:{self._advertised_port or port}"
         self._process = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", advertised],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

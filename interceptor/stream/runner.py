@@ -127,7 +127,7 @@ class Runner:
                 on_waiting=self._waiting,
                 on_committed=self._committed,
                 on_error=self._broker.client_error,
-                new_sink=self._new_sink if self._exactly_once else None,
+                new_sink=self._new_sink,
                 on_producer_restart=lambda: self._book.add(producer_restarts=1),
             )
             self._settler.send_side(self.pipeline.startup())
@@ -146,12 +146,11 @@ class Runner:
             self._shutdown()
 
     def _new_sink(self) -> OutputSink:
-        """A producer for the outputs; exactly-once, its fatal errors are the settler's to act on
-        (it replaces the producer), so they are only counted here."""
-        on_error = self._broker.client_error
-        if self._exactly_once:
-            on_error = self._broker.counting_only
-        sink = OutputSink(self.settings, transactional=self._exactly_once, on_error=on_error)
+        """A producer for the outputs. Its fatal errors are the settler's to act on (it replaces
+        the producer), so they are only counted here."""
+        sink = OutputSink(
+            self.settings, transactional=self._exactly_once, on_error=self._broker.counting_only
+        )
         try:
             sink.init()
         except BaseException:

@@ -3,13 +3,18 @@
 At-least-once: after a batch's outputs are produced, the producer is flushed until every delivery
 is settled; offsets are then committed per partition up to the first input with an undelivered
 output, and that partition is sought back to it, so a failed output becomes a duplicate, never a
-loss. Exactly-once: the outputs and the offsets are committed in one Kafka transaction. librdkafka
-classifies a failed transaction call: a retriable error is answered by calling again, an abortable
-one by aborting the transaction and seeking every partition of the batch back to its committed
-offset (the batch is consumed and decided again), and a fatal one (a fenced producer among them) by
-discarding the producer, creating a new one with the same ``transactional.id`` (which fences any
-zombie of it and aborts its open transaction) and rewinding the same way. Producers that keep
-being fenced mean two live instances share a ``transactional.id``: that stops the loop.
+loss. A producer whose deliveries fail for reasons of its own identity (fenced, epoch or
+sequence errors: the broker will refuse it from now on) or that hit a fatal error is replaced
+before the batch is redone.
+
+Exactly-once: the outputs and the offsets are committed in one Kafka transaction. librdkafka
+classifies a failed transaction call: a retriable error is answered by calling again, an
+abortable one by aborting the transaction and seeking every partition of the batch back to its
+committed offset (the batch is consumed and decided again), and a fatal one (a fenced producer
+among them) by discarding the producer, creating a new one with the same ``transactional.id``
+(which fences any zombie of it and aborts its open transaction) and rewinding the same way.
+Producers that keep being replaced (four times within a minute) stop the loop: exactly-once, two
+live instances probably share a ``transactional.id``.
 
 Outputs that belong to no input (state-topic tombstones and audit events, policy reload events)
 are "side" outputs: they travel with the next batch and are re-sent if their delivery fails.
@@ -40,6 +45,12 @@ _RESTART_WINDOW_S: Final = 60.0
 _FENCED_CODES: Final = frozenset(
     {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 )
+#: Delivery errors after which the broker will not take anything more from this producer.
+_UNUSABLE_PRODUCER_CODES: Final = _FENCED_CODES | {
+    KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    KafkaError.UNKNOWN_PRODUCER_ID,
+    KafkaError._GAPLESS_GUARANTEE,
+}
 
 
 class SettleError(InterceptorError, RuntimeError):
@@ -127,10 +138,24 @@ class Settler:
             return self._settle_transaction(partitions)
         left = self.sink.wait(float("inf"), on_waiting=self._on_waiting)
         failures = self.sink.take_failures()
+        if failures:
+            log.warning(
+                "%d outputs not delivered; their inputs will be consumed again", len(failures)
+            )
+        unusable = [f.error for f in failures if f.code in _UNUSABLE_PRODUCER_CODES]
+        if self.sink.fatal is not None or unusable:
+            self._replace_sink(str(self.sink.fatal) if self.sink.fatal is not None else unusable[0])
         side_failed = False
         for failure in failures:
             src = failure.source
-            if src is not None and src[0] in self._batch_first:
+            if src is None:
+                # Delivery reports carry no headers, so the input is unknown: nothing of the
+                # batch may count as delivered (its first offsets pin every partition).
+                side_failed = True
+                for tp, first in self._batch_first.items():
+                    if tp in partitions:
+                        self.tracker.fail(tp, first)
+            elif src[0] in self._batch_first:
                 self.tracker.fail(*src)
             else:
                 side_failed = True
@@ -217,17 +242,25 @@ class Settler:
 
     def _restart_producer(self, error: KafkaError, partitions: list[TopicPartitionKey]) -> bool:
         """Discard the producer, start a new one with the same transactional.id, redo the batch."""
+        self._replace_sink(str(error))
+        self._rewind_batch(partitions)
+        side, self._side = self._side, []
+        self._resend(side)
+        return False
+
+    def _replace_sink(self, reason: str) -> None:
+        """Discard the producer and start a new one (exactly-once: same transactional.id)."""
         if self._new_sink is None:
-            raise SettleError(f"fatal transaction error: {error}")
+            raise SettleError(f"the producer is unusable: {reason}")
         now = time.monotonic()
         if len(self._restarts) == _MAX_RESTARTS and now - self._restarts[0] < _RESTART_WINDOW_S:
+            hint = "; is another live instance using the same kafka.transactional_id?"
             raise SettleError(
-                f"the transactional producer failed {_MAX_RESTARTS + 1} times within "
-                f"{_RESTART_WINDOW_S:.0f}s (last: {error}); is another live instance using the "
-                "same kafka.transactional_id?"
+                f"the producer failed {_MAX_RESTARTS + 1} times within "
+                f"{_RESTART_WINDOW_S:.0f}s (last: {reason}){hint if self.exactly_once else ''}"
             )
         self._restarts.append(now)
-        log.error("transactional producer unusable (%s); replacing it", error)
+        log.error("producer unusable (%s); replacing it", reason)
         self.sink.discard()
         while True:
             try:
@@ -235,15 +268,11 @@ class Settler:
                 break
             except KafkaException as exc:  # init_transactions: the broker may be away
                 self._on_error(_error_of(exc))
-                log.warning("cannot start a transactional producer yet: %s", exc)
+                log.warning("cannot start a producer yet: %s", exc)
                 if not self._on_waiting(1):
-                    raise SettleError(f"no transactional producer: {exc}") from exc
-        self._rewind_batch(partitions)
-        side, self._side = self._side, []
-        self._resend(side)
+                    raise SettleError(f"no producer: {exc}") from exc
         if self._on_producer_restart is not None:
             self._on_producer_restart()
-        return False
 
     def _rewind_batch(self, partitions: list[TopicPartitionKey]) -> None:
         """Seek the batch's partitions back to their committed offsets (exactly-once: where the

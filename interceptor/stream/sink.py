@@ -2,8 +2,10 @@
 
 Delivery reports are requested for errors only (``delivery.report.only.error``): a flush that
 returns with nothing outstanding and no error report means every message was acknowledged, which
-costs no Python call per message. Each failed message is traced back to its input through the
-``interceptor-src-*`` headers every routed output carries.
+costs no Python call per message. An output the client refuses at once is traced back to its input
+through the ``interceptor-src-*`` headers every routed output carries; a delivery report carries
+no headers (confluent-kafka does not return them), so a failed delivery's input is unknown and
+the settler treats the whole batch as undelivered.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class DeliveryFailure:
     topic: str
     error: str
     source: tuple[TopicPartitionKey, int] | None
+    code: int = KafkaError.UNKNOWN
 
 
 def topic_map(settings: Settings) -> dict[Destination, str]:
@@ -108,15 +111,20 @@ class OutputSink:
     def _delivery_failed(self, error: KafkaError | None, message: Message) -> None:
         if error is None:
             return
-        failure = DeliveryFailure(str(message.topic()), str(error), _source_of(message))
+        failure = DeliveryFailure(
+            str(message.topic()), str(error), _source_of(message), error.code()
+        )
+        if not self.failures:  # one line per outage, not one per message (the settler counts)
+            log.warning("output to %s not delivered: %s", failure.topic, failure.error)
         self.failures.append(failure)
-        log.warning("output to %s not delivered: %s", failure.topic, failure.error)
         if self._on_error is not None:
             self._on_error(error)
 
     def _refused(self, topic: str, out: OutputRecord, exc: KafkaException) -> None:
         source = _source_of_headers(dict(out.headers))
-        self.failures.append(DeliveryFailure(topic, str(exc), source))
+        error = exc.args[0] if exc.args else None
+        code = error.code() if isinstance(error, KafkaError) else KafkaError.UNKNOWN
+        self.failures.append(DeliveryFailure(topic, str(exc), source, code))
         log.warning("output to %s refused by the client: %s", topic, exc)
         if self._on_error is not None and isinstance(exc.args[0], KafkaError):
             self._on_error(exc.args[0])

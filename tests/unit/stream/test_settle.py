@@ -31,6 +31,7 @@ class QuietSink:
     """Every output handed over is acknowledged at once."""
 
     in_transaction = False
+    fatal = None
 
     def send(self, outputs: list[Any]) -> None:
         pass
@@ -228,3 +229,23 @@ def test_exactly_once_gives_up_when_the_producer_keeps_being_fenced() -> None:
             s.begin_batch({("in", 0): [1]})
             s.send(["out"])
             assert not s.settle([("in", 0)])
+
+
+def test_a_failed_delivery_of_unknown_origin_commits_nothing_of_the_batch() -> None:
+    """Delivery reports carry no headers: a failure cannot be traced to its input, so the whole
+    batch is consumed again (this lost records while the broker was unreachable)."""
+    from interceptor.stream.sink import DeliveryFailure
+
+    class FailingSink(QuietSink):
+        def take_failures(self) -> list[Any]:
+            return [DeliveryFailure("out", "Local: Message timed out", None)]
+
+    s, consumer = settler()
+    s.begin_batch({("in", 0): [100, 101]})
+    assert s.settle([("in", 0)])
+    s.sink = FailingSink()  # type: ignore[assignment]
+    s.begin_batch({("in", 0): [102, 103], ("in", 1): [7, 8]})
+    assert not s.settle([("in", 0), ("in", 1)])
+    assert committed(consumer).get(("in", 0)) == 102
+    assert ("in", 1) not in committed(consumer)
+    assert sorted(consumer.seeks) == [("in", 0, 102), ("in", 1, 7)]
