@@ -207,18 +207,19 @@ class OutputSink:
         self.failures.clear()
 
     def discard(self) -> None:
-        """Drop a producer that hit a fatal error: purge what it holds, close it, no flush.
+        """Drop a producer that hit a fatal error: purge what it holds; no flush, no close.
 
-        Its open transaction, if any, is aborted by the broker when the next producer with the
-        same ``transactional.id`` initialises (or when the transaction times out).
+        ``Producer.close()`` would try to abort the transaction and flush first, which blocks on a
+        fenced producer; the client is destroyed when the sink is garbage-collected instead. Its
+        open transaction, if any, is aborted by the broker when the next producer with the same
+        ``transactional.id`` initialises (or when the transaction times out).
         """
         self._in_txn = False
         try:
             self._producer.purge()
             self._producer.flush(0)
-            self._producer.close()
         except Exception:  # the client is beyond use anyway
-            log.debug("closing a failed producer", exc_info=True)
+            log.debug("purging a failed producer", exc_info=True)
         self.failures.clear()
 
     def close(self, timeout_s: float = 10.0) -> int:
