@@ -31,7 +31,7 @@ pytestmark = pytest.mark.kafka
 
 
 def _values(bootstrap: str, topic: str, n: int) -> list[bytes | None]:
-    return [r.value for r in read_topics(bootstrap, [topic], n, timeout_s=3)]
+    return [r.value for r in read_topics(bootstrap, [topic], n, timeout_s=1.5)]
 
 
 def test_what_the_embedded_broker_does_with_transactions(

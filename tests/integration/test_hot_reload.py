@@ -148,7 +148,8 @@ def test_alternating_good_and_broken_bundles_under_load(
             time.sleep(0.05)
 
     def cycle() -> None:
-        """A, broken, B, broken, A: each state held 2.5 s; B's two files 0.3 s apart."""
+        """A, broken, B, broken, A: each state held 2 s (the watcher waits for 1 s of quiet);
+        B's two files 0.3 s apart."""
         for step in range(5):
             if step % 2 == 1:
                 (policies / "zz-broken.yaml").write_text(BROKEN, encoding="utf-8")
@@ -157,7 +158,7 @@ def test_alternating_good_and_broken_bundles_under_load(
                 for path, old, new in edits if step else ():
                     _edit(path, old, new) if step == 2 else _edit(path, new, old)
                     time.sleep(0.3)
-            time.sleep(2.5)
+            time.sleep(2.0)
         (policies / "zz-broken.yaml").unlink(missing_ok=True)
 
     try:

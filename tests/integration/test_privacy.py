@@ -63,7 +63,7 @@ def _strings(document: Any) -> Iterator[str]:
 
 def _read_all(bootstrap: str) -> dict[str, list[ReadRecord]]:
     """Everything on the demo's topics (read until the time is up: no count is known)."""
-    records = read_topics(bootstrap, TOPICS.values(), 10**9, timeout_s=4)
+    records = read_topics(bootstrap, TOPICS.values(), 10**9, timeout_s=2.5)
     return {name: [r for r in records if r.topic == topic] for name, topic in TOPICS.items()}
 
 
