@@ -1,7 +1,8 @@
 """A demo run, read back whole: no raw entity id and no protected attribute where none may be.
 
 The demo runs as a user runs it (``interceptor demo``, INFO logging, a secret entity salt from
-the environment) against the session broker, and the test reads every topic it wrote: the
+the environment) against a broker of its own (the demo's topic names are fixed, and other tests
+write to them on the session broker), and the test reads every topic it wrote: the
 inputs, consent, the audit panel (if the demo publishes one), the three routed outputs and the
 audit trail, plus everything the process logged. Raw entity ids belong in the routed outputs
 (the feature store keys by them) and nowhere else: not in audit events (their entity is a keyed
@@ -25,6 +26,8 @@ import pytest
 
 from interceptor.audit import EntityHasher
 from interceptor.config import DEV_ENTITY_SALT
+from interceptor.embedded import EmbeddedBroker
+from interceptor.stream.admin import wait_until_ready
 from tests.conftest import REPO, ReadRecord, read_topics
 
 pytestmark = pytest.mark.kafka
@@ -67,7 +70,12 @@ def _read_all(bootstrap: str) -> dict[str, list[ReadRecord]]:
     return {name: [r for r in records if r.topic == topic] for name, topic in TOPICS.items()}
 
 
-def test_demo_outputs_audit_and_logs_leak_nothing(bootstrap: str) -> None:
+def test_demo_outputs_audit_and_logs_leak_nothing() -> None:
+    with EmbeddedBroker(ready_check=wait_until_ready) as broker:
+        _scan_a_demo_run(broker.bootstrap)
+
+
+def _scan_a_demo_run(bootstrap: str) -> None:
     salt = f"privacy-test-{uuid.uuid4().hex}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTERCEPTOR_")}
     env["INTERCEPTOR_AUDIT__ENTITY_SALT"] = salt
