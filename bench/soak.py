@@ -3,7 +3,8 @@
     .venv/bin/python bench/soak.py [--records 2000000] [--warmup 200000] [--batch-size 5000]
 
 Starts the embedded broker and ``interceptor run`` as a child process (the default policy pack,
-the example manifests, consent state for part of the population), then feeds synthetic feature
+the example manifests, consent state and audit-panel attributes for part of the population, so
+the proxy detectors run too), then feeds synthetic feature
 records to two input topics, keeping at most ``--max-lag`` records ahead of the interceptor. Once
 ``--warmup`` records are through, it samples the child's resident set size (``VmRSS``) and its open
 file descriptors (``/proc/PID/fd``) about once a second, and at the end prints the growth of both
@@ -36,7 +37,7 @@ import yaml  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from throughput import INPUTS, PARTITIONS, synthetic  # noqa: E402
 
-from interceptor.config import Settings  # noqa: E402
+from interceptor.config import DEFAULT_PROTECTED, Settings  # noqa: E402
 from interceptor.embedded import EmbeddedBroker, free_port  # noqa: E402
 from interceptor.manifests import load_manifest_dir  # noqa: E402
 from interceptor.stream.admin import TopicSpec, ensure_topics, wait_until_ready  # noqa: E402
@@ -81,6 +82,17 @@ def _consent(bootstrap: str, rng: random.Random) -> None:
             "updated_at": "2026-01-01T00:00:00Z",
         }
         producer.produce("soak.consent", orjson.dumps(state), f"u-{i}".encode())
+        if i % 10_000 == 0:
+            producer.poll(0)
+    producer.flush(30)
+
+
+def _panel(bootstrap: str, rng: random.Random) -> None:
+    """Protected attributes for part of the population, so the proxy detectors have work."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    for i in range(0, ENTITIES_WITH_CONSENT * 2, 2):
+        attributes = {name: rng.choice(levels) for name, levels in DEFAULT_PROTECTED.items()}
+        producer.produce("soak.panel", orjson.dumps(attributes), f"u-{i}".encode())
         if i % 10_000 == 0:
             producer.poll(0)
     producer.flush(30)
@@ -167,6 +179,7 @@ def main() -> int:
         ensure_topics(settings, [TopicSpec(t, PARTITIONS) for t in INPUTS])
         ensure_topics(settings)
         _consent(broker.bootstrap, rng)
+        _panel(broker.bootstrap, rng)
         log = (workdir / "interceptor.log").open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTERCEPTOR_")}
         child = subprocess.Popen(
