@@ -65,6 +65,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/detectors.py
 	$(BIN)/python bench/throughput.py
 
 clean:
