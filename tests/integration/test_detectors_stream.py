@@ -28,6 +28,7 @@ pytestmark = pytest.mark.kafka
 
 ENTITIES = 2_000
 RECORDS = 12_000
+MORE = 3_000
 Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
@@ -107,6 +108,10 @@ def test_planted_proxies_are_flagged_decoys_are_not_and_rules_see_the_flags(
         routed.until(lambda seen: len(seen) >= RECORDS, 60)
         report = _settled_report(pipeline, runner)
         audit.until(lambda seen: any(_flags_zip3(r.value) for r in seen), 15)
+        # More traffic now that the flags are in force (the first records may all have been
+        # decided before the detectors had seen enough people to judge).
+        produce(settings.topics.inputs[0], _traffic(population, MORE, seed=7))
+        routed.until(lambda seen: len(seen) >= RECORDS + MORE, 60)
 
     flagged = _flagged(report)
     for planted in PLANTED_PROXIES:
