@@ -134,11 +134,7 @@ def grouped_table(
     return table.grouped(row_of_key, rows)
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    transformation: str
-    feature: str
-    attribute: str
+class _Measured(NamedTuple):
     score: float
     ci: tuple[float, float]
     p_raw: float
@@ -149,6 +145,15 @@ class _Pending:
     predictive: float | None
     guarded: bool
     reasons: tuple[str, ...]
+
+
+class _Pending(NamedTuple):
+    """One measured (feature, attribute) waiting for Holm's adjustment across the call."""
+
+    transformation: str
+    feature: str
+    attribute: str
+    measured: _Measured
 
 
 def assess(
@@ -181,22 +186,9 @@ def assess(
             views.append((JOINT, schema.known(w), float(schema.known(w2).sum())))
         for attribute, folds, sum_w2 in views:
             measured = _measure(folds, sum_w2, distinct, thresholds, rng, permutations)
-            pending.append(_Pending(transformation, feature, attribute, *measured))
-    adjusted = holm([p.p_raw for p in pending])
+            pending.append(_Pending(transformation, feature, attribute, measured))
+    adjusted = holm([p.measured.p_raw for p in pending])
     return [_decide(p, float(q), thresholds) for p, q in zip(pending, adjusted, strict=True)]
-
-
-class _Measured(NamedTuple):
-    score: float
-    ci: tuple[float, float]
-    p_raw: float
-    n: int
-    mi: float
-    nmi: float
-    method: str
-    predictive: float | None
-    guarded: bool
-    reasons: tuple[str, ...]
 
 
 def _measure(
@@ -252,11 +244,12 @@ def _measure(
 
 
 def _decide(p: _Pending, p_holm: float, thresholds: Thresholds) -> ProxyFinding:
+    m = p.measured
     status: Status
-    low = p.ci[0]
-    if p.guarded:
+    low = m.ci[0]
+    if m.guarded:
         # Judged by held-out information alone; never below the sample floor or with one level.
-        supported = "few_samples" not in p.reasons and "single_level" not in p.reasons
+        supported = "few_samples" not in m.reasons and "single_level" not in m.reasons
         if supported and low >= thresholds.proxy:
             status = "proxy"
         elif supported and low >= thresholds.review:
@@ -273,17 +266,17 @@ def _decide(p: _Pending, p_holm: float, thresholds: Thresholds) -> ProxyFinding:
         transformation=p.transformation,
         feature=p.feature,
         attribute=p.attribute,
-        score=p.score,
-        ci_low=p.ci[0],
-        ci_high=p.ci[1],
+        score=m.score,
+        ci_low=m.ci[0],
+        ci_high=m.ci[1],
         p_value=p_holm,
-        p_raw=p.p_raw,
-        n=p.n,
-        mi=p.mi,
-        nmi=p.nmi,
-        method=p.method,
-        predictive_information=p.predictive,
+        p_raw=m.p_raw,
+        n=m.n,
+        mi=m.mi,
+        nmi=m.nmi,
+        method=m.method,
+        predictive_information=m.predictive,
         status=status,
         flagged=status in ("review", "proxy"),
-        reasons=p.reasons,
+        reasons=m.reasons,
     )
